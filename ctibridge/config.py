@@ -1,0 +1,255 @@
+"""Service configuration: one TOML file plus ``CTIBRIDGE_*`` environment overrides.
+
+Environment variables win over the file and nest with ``__``: ``CTIBRIDGE_AMI__PORT=5039``,
+``CTIBRIDGE_AUTH__TOKEN_SECRET=...``. Every secret is a ``SecretStr`` given either inline (better:
+by environment) or as ``<name>_file`` (read once at load time, trailing newline stripped), so it
+never shows in a repr, a log line, ``check-config`` output or ``/health``.
+
+``ctibridge check-config FILE`` validates a file and the environment (see ``main``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tomllib
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_secret(value: SecretStr | None, file: Path | None, name: str) -> SecretStr:
+    """One secret from either its inline value or its file; exactly one must be given."""
+    if value is not None and file is not None:
+        raise ValueError(f"give {name} or {name}_file, not both")
+    if file is not None:
+        return SecretStr(file.read_text(encoding="utf-8").rstrip("\r\n"))
+    if value is None or not value.get_secret_value():
+        raise ValueError(f"{name} is required (inline, CTIBRIDGE_... environment, or {name}_file)")
+    return value
+
+
+class Listen(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, lt=65536)  # 0: any free port (tests)
+
+    @field_validator("host")
+    @classmethod
+    def _ip_literal(cls, host: str) -> str:
+        ip_address(host)  # a literal address, so the bind is exactly what the file says
+        return host
+
+
+class Tls(Section):
+    cert_file: FilePath
+    key_file: FilePath
+
+
+class Ami(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, lt=65536)
+    username: str
+    secret: SecretStr | None = None
+    secret_file: FilePath | None = None
+    ping_interval_s: float = Field(default=5.0, gt=0)
+    ping_deadline_s: float = Field(default=3.0, gt=0)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _secret(self) -> Self:
+        object.__setattr__(self, "secret", _resolve_secret(self.secret, self.secret_file, "secret"))
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+        return self
+
+    @property
+    def secret_value(self) -> str:
+        assert self.secret is not None  # resolved by the validator
+        return self.secret.get_secret_value()
+
+
+class GwsAgent(Section):
+    agent_id: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+    password: SecretStr | None = None
+    password_file: FilePath | None = None
+    dn: str = Field(pattern=r"^\d+$")
+
+    @model_validator(mode="after")
+    def _password(self) -> Self:
+        object.__setattr__(self, "password",
+                           _resolve_secret(self.password, self.password_file, "password"))
+        return self
+
+
+class Gws(Section):
+    base_url: AnyHttpUrl
+    dialect: Literal["v2", "v3"] = "v2"
+    agents: list[GwsAgent] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        dns = [a.dn for a in self.agents]
+        if len(dns) != len(set(dns)):
+            raise ValueError("two agents share a dn")
+        return self
+
+
+_DN_ITEM = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+class Gateway(Section):
+    trunk_endpoint: str = "genesys"
+    dns: list[str] = Field(default=[], description='DNs and inclusive ranges: ["5001-5010", "6000"]')
+
+    @field_validator("dns")
+    @classmethod
+    def _expand(cls, items: list[str]) -> list[str]:
+        out: list[str] = []
+        for item in items:
+            m = _DN_ITEM.match(item.strip())
+            if not m:
+                raise ValueError(f"{item!r} is neither a DN nor a range like 5001-5010")
+            first, last = m.group(1), m.group(2) or m.group(1)
+            if len(first) != len(last) or int(last) < int(first) or int(last) - int(first) > 10000:
+                raise ValueError(f"bad DN range {item!r}")
+            out += [str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+        return list(dict.fromkeys(out))
+
+
+class Correlation(Section):
+    grace_period_s: float = Field(default=2.0, ge=0)
+    fallback_window_s: float = Field(default=5.0, ge=0)
+    auto_repair_default: bool = False
+    auto_repair: dict[str, bool] = Field(default={}, description="per divergence rule name")
+
+    def repair_enabled(self, rule: str) -> bool:
+        return self.auto_repair.get(rule, self.auto_repair_default)
+
+
+class Store(Section):
+    kind: Literal["memory", "redis"] = "memory"
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
+    instance_id: str = ""  # default: host name + pid
+    ownership_ttl_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _url(self) -> Self:
+        if self.kind == "redis" and not self.redis_url:
+            raise ValueError("store.kind = redis needs redis_url")
+        return self
+
+
+class RateLimit(Section):
+    per_second: float = Field(default=10.0, gt=0)
+    burst: int = Field(default=20, ge=1)
+
+
+class Auth(Section):
+    token_secret: SecretStr | None = None
+    token_secret_file: FilePath | None = None
+    token_ttl_s: int = Field(default=8 * 3600, ge=60)
+    allowed_origins: list[str] = []
+    rate_limit: RateLimit = RateLimit()
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _secret(self) -> Self:
+        secret = _resolve_secret(self.token_secret, self.token_secret_file, "token_secret")
+        if len(secret.get_secret_value()) < 16:
+            raise ValueError("token_secret must be at least 16 characters")
+        object.__setattr__(self, "token_secret", secret)
+        return self
+
+    @property
+    def secret_bytes(self) -> bytes:
+        assert self.token_secret is not None  # resolved by the validator
+        return self.token_secret.get_secret_value().encode()
+
+
+class Log(Section):
+    event_log: Path | None = None
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CTIBRIDGE_", env_nested_delimiter="__",
+                                      extra="forbid", frozen=True)
+
+    listen: Listen = Listen()
+    tls: Tls | None = None
+    ami: Ami
+    gws: Gws
+    gateway: Gateway = Gateway()
+    correlation: Correlation = Correlation()
+    store: Store = Store()
+    auth: Auth
+    log: Log = Log()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init kwargs (see load_settings); the environment overrides it.
+        return env_settings, init_settings
+
+    @classmethod
+    def load(cls, path: Path | str) -> Settings:
+        """The file at ``path`` (TOML) with the environment on top."""
+        with open(path, "rb") as f:
+            return cls(**tomllib.load(f))
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but secrets (shown as '**********'), JSON-ready."""
+        return self.model_dump(mode="json")
+
+
+def describe_errors(err: ValidationError) -> list[str]:
+    """``ami.port: Input should be less than 65536``: one line per problem, naming the field."""
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(part) for part in e["loc"])
+        lines.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    """``ctibridge check-config FILE``: exit 0 with a redacted summary, or 2 with one line per error."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: ctibridge check-config FILE", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.load(argv[0])
+    except ValidationError as err:
+        print(f"{argv[0]}: {err.error_count()} error(s)", file=sys.stderr)
+        for line in describe_errors(err):
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        print(f"{argv[0]}: {err}", file=sys.stderr)
+        return 2
+    print(f"OK {argv[0]}")
+    print(json.dumps(settings.summary(), indent=2))
+    return 0

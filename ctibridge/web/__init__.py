@@ -1,0 +1,1 @@
+"""aiohttp service: application factory, routes, auth, metrics, action executor."""
