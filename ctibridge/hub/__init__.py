@@ -1,0 +1,1 @@
+"""The widget WebSocket protocol server: the one place unified call state leaves the bridge."""
