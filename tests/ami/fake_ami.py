@@ -73,11 +73,11 @@ class FakeAmi:
                 return False  # Asterisk ends the session after a refused login
             self.logins += 1
             writer.write(frame("Response: Success", action_id, "Message: Authentication accepted"))
-            writer.write(frame("Event: FullyBooted", "Privilege: system,all", "Uptime: 100", "LastReload: 100"))
+            writer.write(frame("Event: FullyBooted", "Privilege: system,all", "Uptime: 100"))
         elif name == "Ping":
             writer.write(frame("Response: Success", action_id, "Ping: Pong", "Timestamp: 1795598154.216791"))
         elif name in ("CoreShowChannels", "PJSIPShowRegistrationsOutbound"):
-            writer.write(frame("Response: Success", action_id, "EventList: start", "Message: Channels will follow"))
+            writer.write(frame("Response: Success", action_id, "EventList: start", "Message: will follow"))
             writer.write(frame(f"Event: {name}Complete", action_id, "EventList: Complete", "ListItems: 0"))
         else:
             writer.write(frame("Response: Error", action_id, f"Message: Invalid/unknown command: {name}"))
