@@ -15,6 +15,10 @@ from types import MappingProxyType
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, str]:
+    return EMPTY
+
+
 class Source(StrEnum):
     AMI = "ami"
     GWS = "gws"
@@ -37,7 +41,7 @@ class Channel:
     caller_name: str = ""
     connected_num: str = ""
     connected_name: str = ""
-    vars: Mapping[str, str] = EMPTY  # manager.conf channelvars: CALLUUID, SIPCALLID
+    vars: Mapping[str, str] = field(default_factory=_empty)  # manager.conf channelvars: CALLUUID, SIPCALLID
 
     @property
     def tech(self) -> str:

@@ -1,0 +1,47 @@
+"""The correlator's calls as JSON-able dicts, so a restarted bridge continues where it stopped."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from ctibridge.core.events import GwsCall
+from ctibridge.core.model import AsteriskSide, Call, GenesysSide, Leg, Role, State, Sync
+
+
+def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.name not in skip}
+
+
+def dump_call(call: Call) -> dict[str, Any]:
+    data = _plain(call, skip=("genesys", "asterisk", "sync", "state"))
+    data["state"] = call.state.value
+    data["sync"] = _plain(call.sync)
+    if call.genesys is not None:
+        gc = _plain(call.genesys.call)
+        gc["capabilities"] = list(gc["capabilities"])
+        gc["participants"] = list(gc["participants"])
+        gc["user_data"] = dict(gc["user_data"])
+        data["genesys"] = {"call": gc, "previous_conn_ids": list(call.genesys.previous_conn_ids),
+                           "released_at": call.genesys.released_at}
+    if call.asterisk is not None:
+        side = _plain(call.asterisk, skip=("legs",))
+        side["legs"] = [dict(_plain(leg), role=leg.role.value) for leg in call.asterisk.legs.values()]
+        data["asterisk"] = side
+    return data
+
+
+def load_call(data: dict[str, Any]) -> Call:
+    data = dict(data)
+    genesys = data.pop("genesys", None)
+    asterisk = data.pop("asterisk", None)
+    call = Call(**{**data, "state": State(data["state"]), "sync": Sync(**data["sync"])})
+    if genesys is not None:
+        gc = dict(genesys["call"])
+        gc["capabilities"] = tuple(gc["capabilities"])
+        gc["participants"] = tuple(gc["participants"])
+        call.genesys = GenesysSide(GwsCall(**gc), list(genesys["previous_conn_ids"]), genesys["released_at"])
+    if asterisk is not None:
+        legs = {leg["uniqueid"]: Leg(**{**leg, "role": Role(leg["role"])}) for leg in asterisk.pop("legs")}
+        call.asterisk = AsteriskSide(legs=legs, **asterisk)
+    return call

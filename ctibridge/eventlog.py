@@ -1,0 +1,128 @@
+"""The one event-log format: JSON Lines, both sources on one timeline (``docs/event-log.md``).
+
+Each line is one record::
+
+    {"t": 12.503, "src": "ami", "dir": "in", "conn": "gw1", "msg": {...}}
+
+``src`` is ``ami`` | ``gws`` | ``bridge`` | ``widget`` | ``meta``; ``dir`` is ``in`` (received),
+``out`` (sent) or ``meta`` (a life event of a link: ``{"_link": "lost"}``). For ``gws`` records
+``conn`` is the agent's DN. Recording, replay and the regression tests all use this format; the
+reader also accepts raw AMI captures (the bytes of an AMI socket) and single GWS message files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ctibridge.core.ami_parse import LINK_KEY, iter_capture, parse_ami
+from ctibridge.core.events import GwsLink, InboundEvent, ParseError
+from ctibridge.core.gws_parse import parse_gws
+
+# Raw AMI captures carry no time: their messages are spaced this far apart on replay.
+CAPTURE_SPACING = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    t: float
+    src: str
+    dir: str
+    msg: dict[str, Any]
+    conn: str = ""
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"t": round(self.t, 6), "src": self.src, "dir": self.dir}
+        if self.conn:
+            data["conn"] = self.conn
+        data["msg"] = self.msg
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+class EventLogWriter:
+    """Appends records to a JSON Lines file (or any text stream)."""
+
+    def __init__(self, target: str | Path | IO[str]) -> None:
+        if isinstance(target, (str, Path)):
+            self._file: IO[str] = open(target, "a", encoding="utf-8")
+            self._owned = True
+        else:
+            self._file, self._owned = target, False
+
+    def write(self, src: str, dir: str, msg: dict[str, Any], t: float, conn: str = "") -> None:
+        self._file.write(Record(t, src, dir, msg, conn).to_json() + "\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.flush()
+        if self._owned:
+            self._file.close()
+
+
+def read_records(path: str | Path) -> Iterator[Record]:
+    """Records of one file, whatever its kind: event log, raw AMI capture, or GWS message JSON."""
+    data = Path(path).read_bytes()
+    head = data.lstrip()[:1]
+    if head == b"{":
+        try:
+            doc = json.loads(data)
+        except json.JSONDecodeError:
+            yield from _jsonl(data)
+            return
+        if isinstance(doc, dict) and "channel" in doc:  # one Bayeux message (recorded GWS traffic)
+            yield Record(float(doc.get("_recorded_at", 0.0) or 0.0), "gws", "in", doc)
+        else:
+            yield from _jsonl(data)
+        return
+    for i, raw in enumerate(iter_capture(data)):
+        yield Record(i * CAPTURE_SPACING, "ami", "in", dict(raw))
+
+
+def _jsonl(data: bytes) -> Iterator[Record]:
+    for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            msg = obj["msg"]
+            yield Record(float(obj["t"]), str(obj.get("src", "ami")), str(obj.get("dir", "in")),
+                         msg if isinstance(msg, dict) else {"_value": msg}, str(obj.get("conn", "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            yield Record(0.0, "meta", "meta", {"_parse_error": f"line {n}: {exc}", "_line": line[:200]})
+
+
+def merge(streams: Iterable[Iterable[Record]]) -> list[Record]:
+    """Several logs on one timeline (stable: equal times keep file order)."""
+    records = [r for stream in streams for r in stream]
+    records.sort(key=lambda r: r.t)
+    return records
+
+
+# Old lab recordings mark link events as {"_meta": "..."}.
+_LAB_META = {"reconnected": "connected"}
+
+
+def to_event(record: Record) -> InboundEvent | None:
+    """The core event for an inbound record, None for outbound and unrelated records."""
+    if record.dir == "out" or record.src in ("bridge", "widget"):
+        return None
+    msg = record.msg
+    if "_parse_error" in msg:
+        return ParseError(record.t, "log", str(msg["_parse_error"]), str(msg.get("_line", "")))
+    if record.src == "ami":
+        if "_meta" in msg:
+            text = str(msg["_meta"])
+            status = _LAB_META.get(text, "lost" if "closed" in text else text)
+            return parse_ami({LINK_KEY: status}, record.t)
+        return parse_ami(msg, record.t)
+    if record.src == "gws":
+        if record.dir == "meta" or LINK_KEY in msg:
+            return GwsLink(record.t, record.conn or str(msg.get("dn", "")), str(msg.get(LINK_KEY, "")),
+                           str(msg.get("detail", "")))
+        return parse_gws(msg, record.t, dn=record.conn)
+    return None
