@@ -36,8 +36,8 @@ from ctibridge.ami.errors import (
     AmiNotConnected,
     AmiTimeout,
 )
-from ctibridge.ami.framing import RawMessage
 from ctibridge.ami.protocol import FramedAmiProtocol
+from ctibridge.core.ami_parse import RawMessage
 
 log = logging.getLogger("ctibridge.ami")
 

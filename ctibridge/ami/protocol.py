@@ -5,8 +5,8 @@ split across two reads is silently dropped ("José" -> "Jos"), and it serialises
 module-global ``utils.EOL`` that ``panoramisk.testing`` rewrites to ``\\n``. This protocol keeps
 panoramisk's action bookkeeping (``responses``, ``Action`` futures, ``handle_message``) but:
 
-* buffers bytes and decodes whole frames only, then hands every frame, as a raw AMI dict, to the
-  sink *before* panoramisk routes it, so the sink sees the wire order;
+* buffers bytes and decodes whole frames only (``core.ami_parse.AmiFramer``), then hands every
+  frame, as a raw AMI dict, to the sink *before* panoramisk routes it, so the sink sees wire order;
 * writes actions itself with CRLF, never logging their content (the Login action has the secret).
 """
 
@@ -20,7 +20,7 @@ from panoramisk import actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from ctibridge.ami.framing import AmiFramer, RawMessage
+from ctibridge.core.ami_parse import AmiFramer, RawMessage
 
 log = logging.getLogger("ctibridge.ami")
 

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import socket
 
-from ctibridge.ami.framing import AmiFramer
+from ctibridge.core.ami_parse import AmiFramer
 
 GREETING = b"Asterisk Call Manager/11.0.0\r\n"
 

@@ -75,7 +75,7 @@ async def test_utf8_character_split_across_segments_arrives_whole(fake: FakeAmi,
         cut = event.index("é".encode()) + 1  # inside the two bytes of "é"
         await fake.push(event[:cut])
         # The client has read the first segment (it sits in the framer) before the rest is sent.
-        await until(lambda: client._manager.protocol.framer._buffer.endswith(event[:cut]), "first half read")
+        await until(lambda: client._manager.protocol.framer._buf.endswith(event[:cut]), "first half read")
         await fake.push(event[cut:])
         await until(lambda: recorder.events("NewCallerid"), "event delivered")
         assert recorder.events("NewCallerid")[0]["CallerIDName"] == "José Müller"
