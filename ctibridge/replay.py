@@ -88,7 +88,8 @@ def print_timeline(result: ReplayResult, out: TextIO, *, as_json: bool = False,
     if not as_json:
         out.write(f"-- {result.records} records, {result.events} events, {len(shown)} deltas, "
                   f"parse errors {dict(stats.parse_errors) or 0}, "
-                  f"divergences {dict(stats.divergences) or 0}, live calls at end {len(result.correlator.calls())}\n")
+                  f"divergences {dict(stats.divergences) or 0}, "
+                  f"live calls at end {len(result.correlator.calls())}\n")
     else:
         out.write(json.dumps({"type": "summary", "records": result.records, "events": result.events,
                               "deltas": len(shown), "parse_errors": dict(stats.parse_errors),

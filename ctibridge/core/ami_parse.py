@@ -14,6 +14,7 @@ Two steps, both pure:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+
 from ctibridge.core.events import (
     EMPTY,
     AmiLink,

@@ -203,7 +203,8 @@ class GenesysSide:
     def view(self) -> dict[str, Any]:
         c = self.call
         return {"call_id": c.id, "conn_id": c.conn_id or None,
-                "previous_conn_ids": list(self.previous_conn_ids), "state": c.state, "call_type": c.call_type or None, "capabilities": list(c.capabilities),
+                "previous_conn_ids": list(self.previous_conn_ids), "state": c.state,
+                "call_type": c.call_type or None, "capabilities": list(c.capabilities),
                 "participants": list(c.participants)}
 
 
