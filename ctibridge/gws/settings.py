@@ -1,15 +1,12 @@
-"""GWS connection settings (pydantic at the edge). Passwords are ``SecretStr``: never in a repr or log.
-
-From the environment: ``CTIBRIDGE_GWS_BASE_URL``, ``CTIBRIDGE_GWS_AGENTS='[{"username": "agent1",
-"password": "...", "dn": "5001"}]'``, ``CTIBRIDGE_GWS_DIALECT=v2|v3``, ...
-"""
+"""What a GWS session needs (pydantic at the edge). Passwords are ``SecretStr``: never in a repr
+or a log line. The service builds this from its ``[gws]`` configuration section (``ctibridge.config``,
+which also reads the environment and password files); tests build it directly."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 ConnectionTypeName = Literal["long-polling", "websocket"]
 
@@ -24,8 +21,8 @@ class GwsAgent(BaseModel):
     dn: str = ""  # v2: learnt from GET /api/v2/me when empty; v3: required
 
 
-class GwsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CTIBRIDGE_GWS_", extra="forbid")
+class GwsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     base_url: str = "http://127.0.0.1:8090"
     dialect: Literal["v2", "v3"] = "v2"

@@ -118,7 +118,7 @@ def call_resource(call: SimCall, base_url: str, device_id: str) -> dict[str, Any
         "uri": f"{base_url}/api/v2/me/calls/{call.id}",
         "path": f"/calls/{call.id}",
     }
-    if call.ani:  # absent on the recorded internal call
+    if call.ani and call.call_type != "Internal":  # absent on the recorded internal call
         resource["ani"] = call.ani
     if call.state == "Established":
         resource["case"] = []
