@@ -1,0 +1,412 @@
+"""Redis store: shared state for several bridge instances (one owner writes, all serve widgets).
+
+Layout under ``prefix`` (default ``ctibridge``):
+
+=====================  =======  ==========================================================
+``{p}:epoch``          string   stream identity; absent = Redis lost its data
+``{p}:seq``            hash     dn -> current sequence
+``{p}:calls:{dn}``     hash     call id -> the frame (delta JSON) of its last change
+``{p}:log:{dn}``       list     the last ``log_length`` frames, oldest first
+``{p}:core``           string   the correlator's ``export_state()`` JSON
+``{p}:owner``          string   instance id of the owner, with a TTL (the lease)
+``{p}:deltas``         pub/sub  every applied frame, for followers
+=====================  =======  ==========================================================
+
+A batch is applied by one Lua script (atomic, idempotent per seq, publishes what it applied).
+
+The writer (the instance that appends: the owner) keeps a ``MemoryStore`` mirror and serves its
+own reads from it. When Redis fails, the writer keeps running on the mirror (``stats``
+says so), queues the deltas Redis has not acknowledged, and a catch-up task writes them in order
+once Redis answers again; if Redis came back empty (no epoch) it is re-seeded from the mirror
+under the same epoch, so no widget has to re-snapshot. Followers read Redis directly and raise
+``StoreUnavailable`` while it is down.
+
+Known limit: there is no fencing token. If Redis comes back empty after an outage, the old owner
+re-acquires the lease on its next renew, but a follower polling at that instant can win it first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from ctibridge.core.deltas import Delta
+from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
+from ctibridge.store.port import StateStore, StoreStats, StoreUnavailable, Subscription, contiguous_after
+
+log = logging.getLogger(__name__)
+
+_DOWN = (RedisError, OSError, asyncio.TimeoutError)
+
+_APPEND = """
+local p = ARGV[1]
+if redis.call('GET', p .. ':epoch') ~= ARGV[2] then return redis.error_reply('EPOCH changed') end
+local maxlen = tonumber(ARGV[3])
+local applied = 0
+for i = 5, #ARGV, 5 do
+  local dn, seq, id, op, frame = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+  if seq > cur then
+    local log, calls = p .. ':log:' .. dn, p .. ':calls:' .. dn
+    if seq > cur + 1 then redis.call('DEL', log) end
+    if op == 'removed' then
+      redis.call('HDEL', calls, id)
+    else
+      redis.call('HSET', calls, id, frame)
+    end
+    redis.call('RPUSH', log, frame)
+    redis.call('LTRIM', log, -maxlen, -1)
+    redis.call('HSET', p .. ':seq', dn, seq)
+    redis.call('PUBLISH', p .. ':deltas', frame)
+    applied = applied + 1
+  end
+end
+if ARGV[4] ~= '' then redis.call('SET', p .. ':core', ARGV[4]) end
+return applied
+"""
+
+_SNAPSHOT = """
+local p, dn = ARGV[1], ARGV[2]
+return {redis.call('GET', p .. ':epoch') or '', redis.call('HGET', p .. ':seq', dn) or '0',
+        redis.call('HVALS', p .. ':calls:' .. dn)}
+"""
+
+_SINCE = """
+local p, dn = ARGV[1], ARGV[2]
+local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+local missing = cur - tonumber(ARGV[3])
+local frames = {}
+if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, -1) end
+return {redis.call('GET', p .. ':epoch') or '', tostring(cur), frames}
+"""
+
+# Everything, atomically: the new writer's mirror starts from it (and sets the epoch if none).
+_DUMP = """
+local p = ARGV[1]
+local epoch = redis.call('GET', p .. ':epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', p .. ':epoch', epoch)
+end
+local out = {epoch, redis.call('GET', p .. ':core') or ''}
+local seqs = redis.call('HGETALL', p .. ':seq')
+for i = 1, #seqs, 2 do
+  local dn = seqs[i]
+  table.insert(out, dn)
+  table.insert(out, redis.call('LRANGE', p .. ':log:' .. dn, 0, -1))
+  table.insert(out, redis.call('HVALS', p .. ':calls:' .. dn))
+  table.insert(out, seqs[i + 1])
+end
+return out
+"""
+
+_LEASE = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _delta(frame: str) -> Delta:
+    return Delta.from_message(json.loads(frame))
+
+
+class RedisStore(StateStore):
+    def __init__(self, url: str, *, prefix: str = "ctibridge", log_length: int = DEFAULT_LOG_LENGTH,
+                 owner_ttl: float = 5.0, socket_timeout: float = 1.0, pending_limit: int = 100_000,
+                 retry_interval: float = 0.2) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.log_length = log_length
+        self.owner_ttl = owner_ttl
+        self.pending_limit = pending_limit
+        self.retry_interval = retry_interval
+        self.stats = StoreStats()
+        self.redis: Redis = Redis.from_url(
+            url, protocol=2, decode_responses=True, socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 0))
+        self._append = self.redis.register_script(_APPEND)
+        self._snapshot = self.redis.register_script(_SNAPSHOT)
+        self._since = self.redis.register_script(_SINCE)
+        self._dump = self.redis.register_script(_DUMP)
+        self._lease = self.redis.register_script(_LEASE)
+        self._release = self.redis.register_script(_RELEASE)
+        self._epoch = ""
+        self._owner: str | None = None
+        # writer side
+        self._mirror: MemoryStore | None = None
+        self._write_lock = asyncio.Lock()  # batches reach Redis in order
+        self._pending: deque[Delta] = deque()  # applied to the mirror, not acknowledged by Redis
+        self._reseed = False  # Redis must be rewritten from the mirror (lost data / queue overflow)
+        self._catch_up: asyncio.Task[None] | None = None
+
+    @property
+    def epoch(self) -> str:
+        return self._mirror.epoch if self._mirror is not None else self._epoch
+
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}:deltas"
+
+    # ------------------------------------------------------------------ writer
+
+    async def _become_writer(self) -> MemoryStore:
+        if self._mirror is not None:
+            return self._mirror
+        try:
+            dump = await self._dump(args=[self.prefix, new_epoch()])
+        except _DOWN:
+            self.stats.redis_failures += 1
+            self._mirror = MemoryStore(log_length=self.log_length)
+            self._reseed = True
+            self._start_catch_up()
+            return self._mirror
+        mirror = MemoryStore(log_length=self.log_length, epoch=dump[0])
+        mirror.core_state = dump[1] or None
+        for i in range(2, len(dump), 4):
+            state = mirror.dn(dump[i])
+            for frame in dump[i + 1]:
+                state.apply(_delta(frame))
+            state.calls = {str(d.call["id"]): d for d in map(_delta, dump[i + 2])}
+            state.seq = int(dump[i + 3])
+        self._mirror = mirror
+        return mirror
+
+    @staticmethod
+    def _args(deltas: Sequence[Delta]) -> list[str]:
+        args: list[str] = []
+        for d in deltas:
+            args += [d.dn, str(d.seq), str(d.call["id"]), d.op.value, d.encode()]
+        return args
+
+    async def append(self, deltas: Sequence[Delta], *, core_state: dict[str, Any] | None = None) -> None:
+        mirror = await self._become_writer()
+        fresh = mirror.apply(deltas, core_state)
+        async with self._write_lock:
+            if self._catch_up is not None:  # Redis is behind: keep the order, queue behind the rest
+                self._queue(fresh)
+                return
+            try:
+                await self._append(args=[self.prefix, mirror.epoch, self.log_length,
+                                         (mirror.core_state or "") if core_state is not None else "",
+                                         *self._args(fresh)])
+            except _DOWN as err:
+                log.warning("redis write failed, continuing in memory: %s", err)
+                self.stats.redis_failures += 1
+                self._queue(fresh)
+                self._start_catch_up()
+
+    async def save_core_state(self, state: dict[str, Any]) -> None:
+        await self.append((), core_state=state)
+
+    def _queue(self, deltas: list[Delta]) -> None:
+        self._pending.extend(deltas)
+        if len(self._pending) > self.pending_limit:
+            self._pending.clear()  # bounded memory: the mirror has it all, rewrite Redis from it
+            self._reseed = True
+
+    def _start_catch_up(self) -> None:
+        if self._catch_up is None:
+            self.stats.fallback_active = True
+            self._catch_up = asyncio.create_task(self._catch_up_loop(), name="redis-catch-up")
+
+    async def _catch_up_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            async with self._write_lock:
+                try:
+                    await self._catch_up_step()
+                except _DOWN as err:
+                    log.info("redis still unavailable: %s", err)
+                    continue
+                if not self._pending and not self._reseed:
+                    self._catch_up = None
+                    self.stats.fallback_active = False
+                    log.info("redis caught up")
+                    return
+
+    async def _catch_up_step(self) -> None:
+        assert self._mirror is not None
+        mirror = self._mirror
+        if not self._reseed and await self.redis.get(f"{self.prefix}:epoch") != mirror.epoch:
+            self._reseed = True
+        if self._reseed:
+            await self._reseed_from(mirror)
+            return
+        batch = list(self._pending)
+        await self._append(args=[self.prefix, mirror.epoch, self.log_length, mirror.core_state or "",
+                                 *self._args(batch)])
+        for _ in batch:
+            self._pending.popleft()
+        self.stats.replayed += len(batch)
+
+    async def _reseed_from(self, mirror: MemoryStore) -> None:
+        """Rewrite Redis from the mirror, same epoch, then publish what followers have missed."""
+        p = self.prefix
+        missed = list(self._pending)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.delete(f"{p}:seq")
+            for dn, state in mirror.dns.items():
+                tx.delete(f"{p}:calls:{dn}", f"{p}:log:{dn}")
+                tx.hset(f"{p}:seq", dn, state.seq)
+                if state.calls:
+                    tx.hset(f"{p}:calls:{dn}", mapping={k: d.encode() for k, d in state.calls.items()})
+                if state.log:
+                    tx.rpush(f"{p}:log:{dn}", *(d.encode() for d in state.log))
+            if mirror.core_state is not None:
+                tx.set(f"{p}:core", mirror.core_state)
+            tx.set(f"{p}:epoch", mirror.epoch)
+            for d in missed:
+                tx.publish(self.channel, d.encode())
+            if self._owner is not None:
+                tx.set(f"{p}:owner", self._owner, px=int(self.owner_ttl * 1000))
+            await tx.execute()
+        self._reseed = False
+        self._pending.clear()
+        self.stats.reseeds += 1
+        self.stats.replayed += len(missed)
+
+    # ------------------------------------------------------------------ readers
+
+    async def snapshot(self, dn: str) -> tuple[int, list[dict[str, Any]]]:
+        if self._mirror is not None:
+            return await self._mirror.snapshot(dn)
+        try:
+            epoch, seq, frames = await self._snapshot(args=[self.prefix, dn])
+        except _DOWN as err:
+            raise StoreUnavailable(str(err)) from err
+        self._epoch = epoch
+        return int(seq), [json.loads(f)["call"] for f in frames]
+
+    async def since(self, dn: str, seq: int) -> list[Delta] | None:
+        if self._mirror is not None:
+            return await self._mirror.since(dn, seq)
+        try:
+            epoch, cur, frames = await self._since(args=[self.prefix, dn, seq])
+        except _DOWN as err:
+            raise StoreUnavailable(str(err)) from err
+        self._epoch = epoch
+        if seq > int(cur):
+            return None
+        deltas = [_delta(f) for f in frames]
+        return deltas if len(deltas) == int(cur) - seq and contiguous_after(seq, deltas) else None
+
+    async def load_core_state(self) -> dict[str, Any] | None:
+        if self._mirror is not None:
+            return await self._mirror.load_core_state()
+        try:
+            text = await self.redis.get(f"{self.prefix}:core")
+        except _DOWN as err:
+            raise StoreUnavailable(str(err)) from err
+        return json.loads(text) if text else None
+
+    def subscribe(self) -> Subscription:
+        return _PubSubSubscription(self)
+
+    # ------------------------------------------------------------------ ownership
+
+    async def acquire_ownership(self, instance_id: str) -> bool:
+        try:
+            held = bool(await self._lease(keys=[f"{self.prefix}:owner"],
+                                          args=[instance_id, int(self.owner_ttl * 1000)]))
+        except _DOWN as err:
+            self.stats.redis_failures += 1
+            # Nobody can take the lease while Redis is down: an owner keeps running (fallback).
+            log.warning("redis lease check failed: %s", err)
+            return self._owner == instance_id
+        if held and self._owner != instance_id:
+            self._owner = instance_id
+            await self._become_writer()
+        elif not held and self._owner == instance_id:
+            await self._stop_writing()
+        return held
+
+    async def renew(self, instance_id: str) -> bool:
+        return await self.acquire_ownership(instance_id)
+
+    async def release(self, instance_id: str) -> None:
+        try:
+            await self._release(keys=[f"{self.prefix}:owner"], args=[instance_id])
+        except _DOWN as err:
+            log.warning("redis lease release failed (it will expire): %s", err)
+        if self._owner == instance_id:
+            await self._stop_writing()
+
+    async def _stop_writing(self) -> None:
+        """Another instance owns the stream now: drop the mirror and read Redis again."""
+        self._owner = None
+        if self._catch_up is not None:
+            self._catch_up.cancel()
+            await asyncio.gather(self._catch_up, return_exceptions=True)
+            self._catch_up = None
+            self.stats.fallback_active = False
+        self._pending.clear()
+        self._reseed = False
+        if self._mirror is not None:
+            self._epoch = self._mirror.epoch
+            self._mirror = None
+
+    async def aclose(self) -> None:
+        await self._stop_writing()
+        await self.redis.aclose()
+
+
+class _PubSubSubscription(Subscription):
+    """Follows ``{p}:deltas``; resubscribes after a Redis outage (the hub closes the clients of a
+    DN whose sequence then shows a gap, and they resume from the store)."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._pubsub: PubSub | None = None
+        self._closed = False
+
+    async def ready(self) -> None:
+        while self._pubsub is None:
+            pubsub = self._store.redis.pubsub()
+            try:
+                await pubsub.subscribe(self._store.channel)
+                # the subscribe confirmation proves the server registered us
+                while await pubsub.get_message(timeout=self._store.retry_interval) is None:
+                    pass
+            except _DOWN:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.sleep(self._store.retry_interval)
+                continue
+            self._pubsub = pubsub
+
+    async def __anext__(self) -> Delta:
+        while not self._closed:
+            await self.ready()
+            assert self._pubsub is not None
+            try:
+                msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except _DOWN as err:
+                log.info("redis subscription lost, resubscribing: %s", err)
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                self._pubsub = None
+                continue
+            if msg is not None and msg["type"] == "message":
+                return _delta(msg["data"])
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            self._pubsub = None
