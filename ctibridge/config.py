@@ -31,6 +31,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ctibridge.core import divergence
+
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -139,11 +141,29 @@ class Gateway(Section):
 class Correlation(Section):
     grace_period_s: float = Field(default=2.0, ge=0)
     fallback_window_s: float = Field(default=5.0, ge=0)
-    auto_repair_default: bool = False
-    auto_repair: dict[str, bool] = Field(default={}, description="per divergence rule name")
+    auto_repair: dict[str, bool] = Field(
+        default={}, description="divergence rule id -> repair on/off; unnamed rules keep their default")
 
-    def repair_enabled(self, rule: str) -> bool:
-        return self.auto_repair.get(rule, self.auto_repair_default)
+    @field_validator("auto_repair")
+    @classmethod
+    def _known_rules(cls, rules: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(rules) - {r.id for r in divergence.RULES if r.repair})
+        if unknown:
+            repairable = ", ".join(r.id for r in divergence.RULES if r.repair)
+            raise ValueError(f"no repairable rule {', '.join(unknown)} (known: {repairable})")
+        return rules
+
+    def repairs(self) -> frozenset[str]:
+        """Rule ids whose repair the correlator may request."""
+        on = {rule for rule, enabled in self.auto_repair.items() if enabled}
+        off = {rule for rule, enabled in self.auto_repair.items() if not enabled}
+        return (divergence.default_repairs() | on) - off
+
+
+class Actions(Section):
+    control: Literal["auto", "genesys", "asterisk"] = "auto"  # who carries out agent actions
+    step_timeout_s: float = Field(default=5.0, gt=0)  # one GWS/AMI operation
+    confirm_timeout_s: float = Field(default=8.0, gt=0)  # until both sides' events show the result
 
 
 class Store(Section):
@@ -202,6 +222,7 @@ class Settings(BaseSettings):
     gws: Gws
     gateway: Gateway = Gateway()
     correlation: Correlation = Correlation()
+    actions: Actions = Actions()
     store: Store = Store()
     auth: Auth
     log: Log = Log()

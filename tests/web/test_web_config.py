@@ -104,3 +104,16 @@ def test_documented_example_is_valid_but_for_its_secret_files() -> None:
         Settings.load(example)
     assert {str(e["loc"][-1]) for e in err.value.errors()} == {
         "secret_file", "password_file", "token_secret_file"}
+
+
+def test_auto_repair_per_rule(tmp_path: Path) -> None:
+    text = MINIMAL + '[correlation]\nauto_repair = { asterisk_gone = true, held_in_genesys_only = false }\n'
+    repairs = Settings.load(write(tmp_path, text)).correlation.repairs()
+    assert "asterisk_gone" in repairs and "held_in_genesys_only" not in repairs
+    assert "genesys_released" in repairs  # a default that was not named
+
+
+def test_unknown_repair_rule_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as err:
+        Settings.load(write(tmp_path, MINIMAL + '[correlation]\nauto_repair = { held_everywhere = true }\n'))
+    assert describe_errors(err.value)[0].startswith("correlation.auto_repair: Value error, no repairable rule")
