@@ -74,9 +74,12 @@ class GwsSession:
     # ------------------------------------------------------------------ life
 
     async def start(self) -> None:
-        headers = {"x-api-key": self.settings.api_key.get_secret_value()} if self.settings.api_key else None
+        # Basic auth on every request, as GWS's own examples do (Bayeux and the websocket too)
+        headers = {"Authorization": aiohttp.encode_basic_auth(self.agent.username,
+                                                              self.agent.password.get_secret_value())}
+        if self.settings.api_key:
+            headers["x-api-key"] = self.settings.api_key.get_secret_value()
         self._http = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(self.agent.username, self.agent.password.get_secret_value()),
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # GWS needs its cookie, also on an IP address
             headers=headers,
             middlewares=(self._csrf_middleware,),

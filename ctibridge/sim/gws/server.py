@@ -9,6 +9,7 @@ listeners, so a combined scenario can mirror it on Asterisk.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import secrets
@@ -32,6 +33,7 @@ CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
 CSRF_HEADER = "X-CSRF-TOKEN"
 CSRF_REFUSED = "Missing or invalid Csrf token"  # GWS's 403 body, per its CSRF documentation
+STALL = 0  # pseudo status of a fault: never answer
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,10 @@ class GwsSimulator:
         reply carries ``<status>::...``; 402 advises a new handshake), or ``*`` for any HTTP endpoint."""
         self._faults.setdefault(endpoint, []).extend([status] * times)
 
+    def stall_next(self, endpoint: str, times: int = 1) -> None:
+        """The next ``times`` requests to HTTP ``endpoint`` get no answer at all (client timeouts)."""
+        self.fail_next(STALL, times, endpoint)
+
     def _take_fault(self, endpoint: str) -> int | None:
         pending = self._faults.get(endpoint)
         return pending.pop(0) if pending else None
@@ -230,7 +236,11 @@ class GwsSimulator:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         name = request.match_info.route.name or ""
-        status = self._take_fault(name) or self._take_fault("*")
+        status = self._take_fault(name)
+        if status is None:
+            status = self._take_fault("*")
+        if status == STALL:
+            await asyncio.Event().wait()  # until the client gives up or the server stops
         if status is not None:
             if status == 403:
                 return web.Response(status=403, text=CSRF_REFUSED)

@@ -1,0 +1,190 @@
+"""Faults: simulator restart mid-call, dropped Bayeux clients, expired session, refused login, CSRF
+refusals, failing operations, malformed messages. Nothing may be lost and one agent's trouble
+must not touch the other."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from conftest import AGENTS, Recorder, gws_settings
+
+from ctibridge.core.events import GwsCallsSnapshot, GwsCallUpdate, ParseError
+from ctibridge.gws import GwsAgents, GwsOperationError
+from ctibridge.sim.gws import GwsSimulator, SimAgent
+
+Agents = tuple[GwsAgents, Recorder]
+
+
+def snapshots(recorder: Recorder, dn: str) -> list[GwsCallsSnapshot]:
+    return [e for e in recorder.events if isinstance(e, GwsCallsSnapshot) and e.dn == dn]
+
+
+def last_state(recorder: Recorder, call_id: str) -> str:
+    found = [e.call.state for e in recorder.events if isinstance(e, GwsCallUpdate) and e.call.id == call_id]
+    return found[-1] if found else ""
+
+
+async def established_call(sim: GwsSimulator, bridge: GwsAgents, recorder: Recorder, dn: str = "5001") -> str:
+    call_id = sim.call_ringing(dn, ani="+15550001000")
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
+    await bridge.operations(dn).answer(call_id)
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
+    return call_id
+
+
+@pytest.fixture(params=["long-polling", "websocket"])
+async def transport_agents(sim: GwsSimulator, request: pytest.FixtureRequest) -> AsyncIterator[Agents]:
+    recorder = Recorder()
+    settings = gws_settings(sim.base_url, AGENTS, connection_types=[request.param])
+    bridge = GwsAgents(settings, on_message=recorder.on_message, on_link=recorder.on_link)
+    await bridge.start()
+    await recorder.wait_for(lambda: recorder.link_count("connected") == 2)
+    assert bridge.session_for_dn("5001")._link.connection_type == request.param  # type: ignore[union-attr]
+    yield bridge, recorder
+    await bridge.stop()
+
+
+async def test_restart_mid_call_relogin_resubscribe_reread(
+    sim: GwsSimulator, transport_agents: Agents
+) -> None:
+    bridge, recorder = transport_agents
+    call_id = await established_call(sim, bridge, recorder)
+    before = len(snapshots(recorder, "5001"))
+    sim.restart()
+    sim.set_state(call_id, "Held")  # published while nobody is subscribed: lost on the Bayeux side
+    await recorder.wait_for(lambda: len(snapshots(recorder, "5001")) > before)
+    reread = snapshots(recorder, "5001")[-1]
+    assert [(c.id, c.state) for c in reread.calls] == [(call_id, "Held")]  # the state, re-read by REST
+    assert recorder.link_count("session_expired", "5001") >= 1
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 2)
+    assert sim.subscribed("5001") and sim.subscribed("5002")
+    await bridge.operations("5001").retrieve(call_id)  # new session, new CSRF token: operations work
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
+
+
+async def test_dropped_clients_rehandshake_and_reread(sim: GwsSimulator, transport_agents: Agents) -> None:
+    bridge, recorder = transport_agents
+    call_id = await established_call(sim, bridge, recorder)
+    sim.drop_sessions()  # Bayeux clients forgotten, HTTP sessions kept: 402 -> library re-handshakes
+    sim.set_state(call_id, "Held")
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 2)
+    assert ("5001", "lost", "402::Unknown client") in recorder.links
+    assert ("5001", "connected", "resubscribed") in recorder.links
+    assert snapshots(recorder, "5001")[-1].calls[0].state == "Held"
+    sim.release(call_id)
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Released")
+
+
+async def test_expired_session_relogin_other_agent_untouched(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    links_5002 = [link for link in recorder.links if link[0] == "5002"]
+    sim.expire_session("agent1")
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 2)
+    assert recorder.link_count("session_expired", "5001") >= 1
+    assert [link for link in recorder.links if link[0] == "5002"] == links_5002
+    call_id = await established_call(sim, bridge, recorder, "5001")
+    assert call_id in sim.calls
+
+
+async def test_bad_credentials_clear_status_others_unaffected(sim: GwsSimulator) -> None:
+    recorder = Recorder()
+    wrong = [SimAgent("agent1", "WRONG", "5001"), AGENTS[1]]
+    bridge = GwsAgents(
+        gws_settings(sim.base_url, wrong), on_message=recorder.on_message, on_link=recorder.on_link
+    )
+    await bridge.start()
+    try:
+        await recorder.wait_for(
+            lambda: recorder.link_count("login_failed", "agent1") >= 2
+        )  # retried, backoff
+        await recorder.wait_for(lambda: recorder.link_count("connected", "5002") == 1)
+        failed = next(link for link in recorder.links if link[1] == "login_failed")
+        assert failed[2].startswith("HTTP 401")
+        assert "WRONG" not in repr(bridge.sessions["agent1"].settings) + str(recorder.links)
+        status = {s.username: s.status for s in bridge.status()}
+        assert status == {"agent1": "login_failed", "agent2": "connected"}
+        call_id = sim.call_ringing("5002", ani="+15550001000")
+        await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
+    finally:
+        await bridge.stop()
+
+
+async def test_csrf_refused_once_is_reread_and_retried(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    call_id = await established_call(sim, bridge, recorder)
+    sim.fail_next(403, endpoint="call_op")
+    await bridge.operations("5001").hold(call_id)
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Held")
+
+
+async def test_csrf_refused_twice_fails_clearly(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    call_id = await established_call(sim, bridge, recorder)
+    sim.fail_next(403, times=2, endpoint="call_op")
+    with pytest.raises(GwsOperationError) as failure:
+        await bridge.operations("5001").hold(call_id)
+    assert (failure.value.operation, failure.value.status) == ("Hold", 403)
+    assert failure.value.message == "Missing or invalid Csrf token"
+    assert "Hold" not in [o.name for o in sim.operations]
+
+
+async def test_csrf_refused_on_bayeux_and_start_session(sim: GwsSimulator, agents: Agents) -> None:
+    _, recorder = agents
+    sim.fail_next(403, endpoint="start")  # refused StartContactCenterSession after the rebuild
+    sim.fail_next(403, endpoint="notifications")  # the held /meta/connect's successor is refused
+    await recorder.wait_for(lambda: recorder.link_count("csrf_failed") >= 2, within=8)
+    await recorder.wait_for(lambda: recorder.link_count("connected") >= 3, within=8)
+    assert all(s.status == "connected" for s in agents[0].status())
+
+
+async def test_operation_errors(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    ops = bridge.operations("5001")
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    with pytest.raises(GwsOperationError) as not_allowed:
+        await ops.hold(call_id)  # Ringing: Hold not in the capabilities
+    assert not_allowed.value.status == 400 and "not allowed in state Ringing" in not_allowed.value.message
+    with pytest.raises(GwsOperationError) as unknown:
+        await ops.answer("NO-SUCH-CALL")
+    assert unknown.value.status == 404
+    sim.fail_next(500, endpoint="call_op")
+    with pytest.raises(GwsOperationError) as server_error:
+        await ops.answer(call_id)
+    assert (server_error.value.status, server_error.value.message) == (500, "simulated failure")
+    sim.stall_next("call_op")
+    bridge.session_for_dn("5001").settings.request_timeout = 0.3
+    with pytest.raises(GwsOperationError) as timed_out:
+        await ops.answer(call_id)
+    assert timed_out.value.status is None and "timed out" in str(timed_out.value)
+    assert last_state(recorder, call_id) == "Ringing"
+
+
+async def test_failed_reread_is_retried(sim: GwsSimulator, agents: Agents) -> None:
+    _, recorder = agents
+    sim.fail_next(500, endpoint="calls")
+    sim.drop_sessions()
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") >= 2, within=8)
+    assert any(status == "lost" and "500" in detail for dn, status, detail in recorder.links)
+
+
+async def test_malformed_messages_counted_skipped_no_crash(sim: GwsSimulator, agents: Agents) -> None:
+    _, recorder = agents
+    sim.publish_raw(
+        "5001", "/v2/me/calls", {"messageType": "CallStateChangeMessage", "call": {"state": "Ringing"}}
+    )
+    sim.publish_raw("5001", "/v2/me/calls", "garbage")
+    sim.publish_raw(
+        "5001",
+        "/v2/me/calls",
+        {"messageType": "CallStateChangeMessage", "call": {"id": ["7"], "state": "Ringing"}},
+    )
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
+    errors = [e for e in recorder.events if isinstance(e, ParseError)]
+    assert [e.reason for e in errors] == [
+        "call without id",
+        "data: expected an object, got str",
+        "id: expected a string, got list",
+    ]
+    assert all(s.status == "connected" for s in agents[0].status())
