@@ -468,7 +468,11 @@ class Correlator:
         key = (call.dn, uuid)
         other_id = self._by_uuid.get(key)
         if other_id is not None and other_id != call.id and other_id in self._calls:
-            self._merge(self._calls[other_id], call, t)
+            other = self._calls[other_id]
+            # Keep the call the agent has seen longest; the other one is folded into it.
+            keep, gone = (other, call) if (other.created_at, other.id) <= (call.created_at, call.id) \
+                else (call, other)
+            self._merge(keep, gone, t)
             return
         self._by_uuid[key] = call.id
         if not call.call_uuid:
@@ -494,6 +498,9 @@ class Correlator:
                 if value == gone.id:
                     index[key] = keep.id
         keep.sip_call_id = keep.sip_call_id or gone.sip_call_id
+        keep.call_uuid = keep.call_uuid or gone.call_uuid
+        if keep.call_uuid:
+            self._by_uuid[(keep.dn, keep.call_uuid)] = keep.id
         self._drop(gone, t, merged_into=keep.id)
         self._touched[keep.id] = None
 

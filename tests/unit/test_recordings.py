@@ -1,0 +1,126 @@
+"""The regression suite: every recorded log replays to the unified states stored beside it.
+
+``tests/recordings/<scenario>.jsonl`` is an event log (real Asterisk 22 AMI + GWS messages);
+``<scenario>.expected.jsonl`` holds one compact row per delta the correlator must produce. A bug
+seen in production becomes a test by adding its recorded log and the rows it should give.
+Regenerate the rows after an intended change with ``CTIBRIDGE_UPDATE_EXPECTED=1 pytest ...`` and
+review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctibridge.core.deltas import Delta
+from ctibridge.eventlog import read_records
+from ctibridge.replay import replay
+
+RECORDINGS = Path(__file__).parent.parent / "recordings"
+LOGS = sorted(p for p in RECORDINGS.glob("*.jsonl") if not p.name.endswith(".expected.jsonl"))
+CAPTURES = sorted((RECORDINGS / "asterisk-22").glob("*.ami.txt"))
+
+
+def row(delta: Delta) -> dict[str, Any]:
+    call = delta.call
+    return {
+        "dn": delta.dn, "seq": delta.seq, "op": delta.op.value, "id": call["id"], "state": call["state"],
+        "genesys": (call["genesys"] or {}).get("state"), "asterisk": (call["asterisk"] or {}).get("state"),
+        "sync": call["sync"]["status"], "rule": call["sync"]["rule"], "uuid": call["call_uuid"],
+        "actions": call["actions"],
+    }
+
+
+def states(deltas: list[Delta], call_id: str | None = None) -> list[str]:
+    """The unified state sequence, consecutive repeats folded."""
+    out: list[str] = []
+    for d in deltas:
+        if call_id is None or d.call["id"] == call_id:
+            if not out or out[-1] != d.call["state"]:
+                out.append(d.call["state"])
+    return out
+
+
+def run(path: Path) -> list[Delta]:
+    return replay(read_records(path), settle=5.0).deltas
+
+
+@pytest.mark.parametrize("log", LOGS, ids=lambda p: p.stem)
+def test_log_replays_to_expected_states(log: Path) -> None:
+    expected_path = log.with_suffix(".expected.jsonl")
+    rows = [row(d) for d in run(log)]
+    if os.environ.get("CTIBRIDGE_UPDATE_EXPECTED"):
+        expected_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    expected = [json.loads(line) for line in expected_path.read_text().splitlines() if line.strip()]
+    assert rows == expected
+
+
+@pytest.mark.parametrize("log", LOGS, ids=lambda p: p.stem)
+def test_every_log_ends_with_no_live_call_and_gap_free_sequences(log: Path) -> None:
+    result = replay(read_records(log), settle=5.0)
+    assert result.correlator.calls() == []
+    last: dict[str, int] = {}
+    for d in result.deltas:
+        assert d.seq == last.get(d.dn, 0) + 1
+        last[d.dn] = d.seq
+
+
+def test_inbound_answered() -> None:
+    deltas = run(RECORDINGS / "inbound_answered.jsonl")
+    assert {d.call["id"] for d in deltas} == {"5001-1"}
+    assert states(deltas) == ["ringing", "established", "released"]
+    final = deltas[-1].call
+    assert deltas[-1].op.value == "removed"
+    assert final["call_uuid"] == "CHWY4OGENZHJDGFBKE3MGX4YEA021332"
+    assert final["user_data"]["CustomerName"] == "José Müller"
+    assert final["asterisk"]["hangup_cause"] == 16
+    assert all(d.call["sync"]["status"] != "diverged" for d in deltas)
+    established = next(d.call for d in deltas if d.call["state"] == "established" and d.call["sync"]["status"] == "ok")
+    assert established["actions"] == ["hangup", "hold", "blind_transfer", "consult_transfer", "dtmf"]
+    assert {c["role"] for c in established["asterisk"]["channels"]} == {"agent", "trunk"}
+
+
+def test_hold_retrieve_from_genesys() -> None:
+    deltas = run(RECORDINGS / "hold_retrieve_genesys.jsonl")
+    assert states(deltas) == ["ringing", "established", "held", "established", "released"]
+    held = next(d.call for d in deltas if d.call["state"] == "held")
+    assert held["asterisk"]["held"] is True
+    assert "retrieve" in held["actions"] and "hold" not in held["actions"]
+
+
+def test_abandon_never_established() -> None:
+    deltas = run(RECORDINGS / "abandon_ringing.jsonl")
+    assert states(deltas) == ["ringing", "released"]
+    assert deltas[-1].call["asterisk"]["hangup_cause"] == 127
+
+
+def test_outbound_joined_by_fallback_without_call_uuid_on_asterisk() -> None:
+    deltas = run(RECORDINGS / "outbound.jsonl")
+    assert {d.call["id"] for d in deltas} == {"5001-1"}
+    assert states(deltas) == ["dialing", "established", "released"]
+    both = [d.call for d in deltas if d.call["genesys"] and d.call["asterisk"]]
+    assert both and both[0]["direction"] == "outbound" and both[0]["remote"]["number"] == "5002"
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name.split(".")[0])
+def test_raw_captures_replay_without_errors(capture: Path) -> None:
+    """Raw AMI captures (no GWS side) replay as Asterisk-only calls, in sync, to the end."""
+    result = replay(read_records(capture), settle=5.0)
+    assert not result.correlator.stats.parse_errors
+    assert result.correlator.calls() == []
+    assert all(d.call["sync"]["status"] == "ok" for d in result.deltas)
+
+
+def test_paired_logs_are_reproducible_from_their_sources() -> None:
+    sys.path.insert(0, str(RECORDINGS))
+    import build_paired  # tests/recordings/build_paired.py
+
+    template = json.loads(build_paired.TEMPLATE.read_text())
+    for scn in build_paired.SCENARIOS:
+        built = "".join(r.to_json() + "\n" for r in build_paired.build(scn, template))
+        assert built == (RECORDINGS / f"{scn.name}.jsonl").read_text(encoding="utf-8"), scn.name
