@@ -29,13 +29,15 @@ DN = "5001"
 GAP = 0.0004  # the GWS message follows its anchor by 0.4 ms
 
 CAPS = {
-    "Ringing": ["Answer", "UpdateUserData", "DeleteUserData", "DeleteUserDataPair", "AttachUserData", "ClearCall"],
-    "Dialing": ["SendDtmf", "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup", "UpdateUserData"],
+    "Ringing": ["Answer", "UpdateUserData", "DeleteUserData", "DeleteUserDataPair", "AttachUserData",
+                "ClearCall"],
+    "Dialing": ["SendDtmf", "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup",
+                "UpdateUserData"],
     "Established": ["UpdateUserData", "DeleteUserData", "DeleteUserDataPair", "InitiateConference",
                     "AttachUserData", "Hangup", "SingleStepConference", "SingleStepTransfer", "SendDtmf",
                     "ClearCall", "Hold", "InitiateTransfer"],
-    "Held": ["SingleStepTransfer", "InitiateConference", "Retrieve", "SingleStepConference", "InitiateTransfer",
-             "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup", "UpdateUserData"],
+    "Held": ["SingleStepTransfer", "InitiateConference", "Retrieve", "SingleStepConference",
+             "InitiateTransfer", "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup", "UpdateUserData"],
     "Released": [],
 }
 

@@ -80,7 +80,8 @@ def test_inbound_answered() -> None:
     assert final["user_data"]["CustomerName"] == "José Müller"
     assert final["asterisk"]["hangup_cause"] == 16
     assert all(d.call["sync"]["status"] != "diverged" for d in deltas)
-    established = next(d.call for d in deltas if d.call["state"] == "established" and d.call["sync"]["status"] == "ok")
+    established = next(d.call for d in deltas
+                       if d.call["state"] == "established" and d.call["sync"]["status"] == "ok")
     assert established["actions"] == ["hangup", "hold", "blind_transfer", "consult_transfer", "dtmf"]
     assert {c["role"] for c in established["asterisk"]["channels"]} == {"agent", "trunk"}
 
