@@ -37,7 +37,8 @@ CAPS = {
                     "AttachUserData", "Hangup", "SingleStepConference", "SingleStepTransfer", "SendDtmf",
                     "ClearCall", "Hold", "InitiateTransfer"],
     "Held": ["SingleStepTransfer", "InitiateConference", "Retrieve", "SingleStepConference",
-             "InitiateTransfer", "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup", "UpdateUserData"],
+             "InitiateTransfer", "DeleteUserData", "AttachUserData", "DeleteUserDataPair", "Hangup",
+             "UpdateUserData"],
     "Released": [],
 }
 
