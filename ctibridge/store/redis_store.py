@@ -75,29 +75,33 @@ if ARGV[4] ~= '' then redis.call('SET', p .. ':core', ARGV[4]) end
 return applied
 """
 
-_SNAPSHOT = """
-local p, dn = ARGV[1], ARGV[2]
-return {redis.call('GET', p .. ':epoch') or '', redis.call('HGET', p .. ':seq', dn) or '0',
-        redis.call('HVALS', p .. ':calls:' .. dn)}
-"""
-
-_SINCE = """
-local p, dn = ARGV[1], ARGV[2]
-local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
-local missing = cur - tonumber(ARGV[3])
-local frames = {}
-if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, -1) end
-return {redis.call('GET', p .. ':epoch') or '', tostring(cur), frames}
-"""
-
-# Everything, atomically: the new writer's mirror starts from it (and sets the epoch if none).
-_DUMP = """
+# Readers and the new writer start the stream if Redis has none (ARGV[2] is a fresh epoch): every
+# instance then agrees on it. A writer whose mirror holds another epoch rewrites Redis (reseed).
+_EPOCH = """
 local p = ARGV[1]
 local epoch = redis.call('GET', p .. ':epoch')
 if not epoch then
   epoch = ARGV[2]
   redis.call('SET', p .. ':epoch', epoch)
 end
+"""
+
+_SNAPSHOT = _EPOCH + """
+local dn = ARGV[3]
+return {epoch, redis.call('HGET', p .. ':seq', dn) or '0', redis.call('HVALS', p .. ':calls:' .. dn)}
+"""
+
+_SINCE = _EPOCH + """
+local dn = ARGV[3]
+local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+local missing = cur - tonumber(ARGV[4])
+local frames = {}
+if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, -1) end
+return {epoch, tostring(cur), frames}
+"""
+
+# Everything, atomically: the new writer's mirror starts from it.
+_DUMP = _EPOCH + """
 local out = {epoch, redis.call('GET', p .. ':core') or ''}
 local seqs = redis.call('HGETALL', p .. ':seq')
 for i = 1, #seqs, 2 do
@@ -288,7 +292,7 @@ class RedisStore(StateStore):
         if self._mirror is not None:
             return await self._mirror.snapshot(dn)
         try:
-            epoch, seq, frames = await self._snapshot(args=[self.prefix, dn])
+            epoch, seq, frames = await self._snapshot(args=[self.prefix, new_epoch(), dn])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
         self._epoch = epoch
@@ -298,7 +302,7 @@ class RedisStore(StateStore):
         if self._mirror is not None:
             return await self._mirror.since(dn, seq)
         try:
-            epoch, cur, frames = await self._since(args=[self.prefix, dn, seq])
+            epoch, cur, frames = await self._since(args=[self.prefix, new_epoch(), dn, seq])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
         self._epoch = epoch

@@ -1,0 +1,357 @@
+"""The widget WebSocket server (``GET /ws``): the one place unified call state leaves the bridge.
+
+Wiring (by the web room)::
+
+    hub = Hub(store, authenticate=verifier.verify, origin_allowed=origins.__contains__,
+              on_action=actions.run)
+    app.router.add_get("/ws", hub.handle)
+    # owner: after ``await store.append(batch)``, ``hub.publish(batch)`` for each batch
+    # every instance (followers, and the owner too if it likes): ``await hub.follow(store)`` as a task
+    # shutdown: ``await hub.aclose()``
+
+Per connection: Origin check before the upgrade (HTTP 403), ``hello`` within ``hello_timeout``,
+token (4401), DN in token (4403), then ``snapshot`` or ``resume`` + the missed deltas, then live
+deltas. The connection is registered for live deltas *before* the backlog is read, and each
+client keeps its last sent ``seq``: a delta at or below it is dropped (already in the snapshot or
+backlog, or published twice, e.g. by ``publish`` and ``follow`` on the owner); one that skips
+ahead closes the connection with 1012 so the widget resumes with ``since`` (never a silent gap).
+
+Every outgoing frame goes through the client's bounded queue, written by one task per client, so
+``publish`` never waits: a client whose queue is full is closed with 4429 and nobody else notices.
+Close codes: see ``docs/widget-protocol.md``; also 1012 (gap, resume) and 1013 (store unavailable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from aiohttp import WSMsgType, hdrs, web
+from pydantic import BaseModel
+
+from ctibridge.core.deltas import Delta
+from ctibridge.hub.protocol import (
+    ActionMessage,
+    ActionResult,
+    ClientPingMessage,
+    ErrorMessage,
+    HelloMessage,
+    PongMessage,
+    ProtocolError,
+    ResumeMessage,
+    ServerPingMessage,
+    parse_client_message,
+)
+from ctibridge.store.port import StateStore, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+CLOSE_BAD_HELLO = 4400
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_SLOW = 4429
+CLOSE_RESUME = 1012  # sequence gap seen by the server: reconnect with since
+CLOSE_UNAVAILABLE = 1013  # store cannot answer now: try again later
+CLOSE_GOING_AWAY = 1001
+CLOSE_TIMEOUT = 5.0  # a close handshake that does not finish in time aborts the socket
+
+
+class Principal(Protocol):
+    """Who a token belongs to (``ctibridge.web.auth.AgentClaims`` fits)."""
+
+    @property
+    def agent(self) -> str: ...
+
+    @property
+    def dns(self) -> Collection[str]: ...
+
+
+Authenticate = Callable[[str], "Principal | Awaitable[Principal]"]
+OnAction = Callable[[Principal, ActionMessage], Awaitable[ActionResult]]
+
+
+@dataclass
+class HubStats:
+    """Counters for metrics (read by the web room)."""
+
+    connections: int = 0
+    bad_messages: int = 0
+    bad_hellos: int = 0
+    auth_failures: int = 0
+    forbidden: int = 0
+    origin_refused: int = 0
+    slow_consumers: int = 0
+    rate_limited: int = 0
+    gaps: int = 0
+    actions: int = 0
+
+
+class _TokenBucket:
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second, self.burst = per_second, burst
+        self.tokens, self.at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass(eq=False)
+class _Client:
+    ws: web.WebSocketResponse
+    request: web.Request
+    dn: str
+    principal: Principal
+    queue: asyncio.Queue[str | Delta]
+    bucket: _TokenBucket
+    last_seq: int = -1  # -1: snapshot/backlog not sent yet, queue holds what arrived meanwhile
+    closing: bool = False
+    writer: asyncio.Task[None] | None = None
+    closer: asyncio.Task[None] | None = None
+    actions: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self, store: StateStore, *, authenticate: Authenticate,
+                 origin_allowed: Callable[[str | None], bool], on_action: OnAction,
+                 heartbeat: float = 15.0, hello_timeout: float = 5.0, send_queue: int = 256,
+                 max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20) -> None:
+        self.store = store
+        self.authenticate = authenticate
+        self.origin_allowed = origin_allowed
+        self.on_action = on_action
+        self.heartbeat = heartbeat
+        self.hello_timeout = hello_timeout
+        self.send_queue = send_queue
+        self.max_msg_size = max_msg_size
+        self.rate_per_second = rate_per_second
+        self.rate_burst = rate_burst
+        self.stats = HubStats()
+        self._clients: dict[str, set[_Client]] = {}
+
+    # ------------------------------------------------------------------ fan-out
+
+    def publish(self, deltas: Iterable[Delta]) -> None:
+        """Queue each delta for the clients of its DN. Never blocks, never raises."""
+        for delta in deltas:
+            for client in tuple(self._clients.get(delta.dn, ())):
+                self._offer(client, delta)
+
+    async def follow(self, store: StateStore) -> None:
+        """Publish every delta the store's subscription yields (followers; runs until cancelled)."""
+        subscription = store.subscribe()
+        try:
+            async for delta in subscription:
+                self.publish((delta,))
+        finally:
+            await subscription.aclose()
+
+    def clients_count(self) -> int:
+        return sum(len(clients) for clients in self._clients.values())
+
+    async def aclose(self) -> None:
+        clients = [c for clients in self._clients.values() for c in clients]
+        await asyncio.gather(*(self._close(c, CLOSE_GOING_AWAY, "server shutdown") for c in clients))
+
+    def _offer(self, client: _Client, item: str | Delta) -> None:
+        if client.closing:
+            return
+        try:
+            client.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.stats.slow_consumers += 1
+            client.closer = asyncio.create_task(self._close(client, CLOSE_SLOW, "slow consumer"))
+
+    def _send(self, client: _Client, message: BaseModel) -> None:
+        self._offer(client, message.model_dump_json())
+
+    # ------------------------------------------------------------------ connection
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.origin_allowed(request.headers.get(hdrs.ORIGIN)):
+            self.stats.origin_refused += 1
+            raise web.HTTPForbidden(text="origin not allowed")
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_msg_size,
+                                   compress=False, timeout=CLOSE_TIMEOUT)
+        await ws.prepare(request)
+        self.stats.connections += 1
+        client: _Client | None = None
+        try:
+            client = await self._accept(ws, request)
+            if client is not None:
+                await self._serve(client)
+        except Exception:
+            log.exception("widget connection failed")
+            await ws.close(code=1011, message=b"internal error")
+        finally:
+            if client is not None:
+                await self._forget(client)
+        return ws
+
+    async def _accept(self, ws: web.WebSocketResponse, request: web.Request) -> _Client | None:
+        """hello, token, DN; then register for live deltas and send the snapshot or the backlog."""
+        try:
+            msg = await ws.receive(timeout=self.hello_timeout)
+        except TimeoutError:
+            await ws.close(code=CLOSE_HELLO_TIMEOUT, message=b"no hello in time")
+            return None
+        if msg.type is not WSMsgType.TEXT:
+            return None  # closed, or too big (aiohttp closed it with 1009)
+        try:
+            hello = parse_client_message(msg.data)
+            if not isinstance(hello, HelloMessage):
+                raise ProtocolError("bad_hello", f"expected hello, got {hello.type}")
+        except ProtocolError as err:
+            self.stats.bad_hellos += 1
+            await ws.send_str(err.reply.model_dump_json())
+            await ws.close(code=CLOSE_BAD_HELLO, message=b"bad hello")
+            return None
+        try:
+            principal = self.authenticate(hello.token)
+            if inspect.isawaitable(principal):
+                principal = await principal
+        except Exception as err:  # the verifier's reasons are its own: missing, expired, forged...
+            self.stats.auth_failures += 1
+            await ws.close(code=CLOSE_UNAUTHORIZED, message=f"token refused: {err}".encode()[:120])
+            return None
+        if hello.dn not in principal.dns:
+            self.stats.forbidden += 1
+            await ws.close(code=CLOSE_FORBIDDEN, message=b"dn not in token")
+            return None
+        client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
+                         _TokenBucket(self.rate_per_second, self.rate_burst))
+        self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
+        try:
+            await self._start(client, hello)
+        except StoreUnavailable:
+            await self._close(client, CLOSE_UNAVAILABLE, "state store unavailable")
+            return None
+        return client
+
+    async def _start(self, client: _Client, hello: HelloMessage) -> None:
+        dn, since = hello.dn, hello.since
+        if since is not None:
+            missed = await self.store.since(dn, since.seq)
+            epoch = self.store.epoch
+            if missed is not None and since.epoch == epoch:
+                await client.ws.send_str(ResumeMessage(dn=dn, epoch=epoch, from_seq=since.seq + 1)
+                                         .model_dump_json())
+                for delta in missed:
+                    await client.ws.send_str(delta.encode())
+                client.last_seq = missed[-1].seq if missed else since.seq
+                return
+        seq, calls = await self.store.snapshot(dn)
+        # the calls are the correlator's views, already CallView-shaped: serialised, not re-validated
+        await client.ws.send_str(json.dumps(
+            {"type": "snapshot", "dn": dn, "epoch": self.store.epoch, "seq": seq, "calls": calls},
+            separators=(",", ":"), ensure_ascii=False))
+        client.last_seq = seq
+
+    async def _serve(self, client: _Client) -> None:
+        client.writer = asyncio.create_task(self._write(client))
+        async for msg in client.ws:
+            if msg.type is WSMsgType.TEXT:
+                if not client.bucket.take():
+                    self.stats.rate_limited += 1
+                    await self._close(client, CLOSE_SLOW, "rate limit")
+                    return
+                self._on_frame(client, msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                self.stats.bad_messages += 1
+                self._send(client, ErrorMessage(code="bad_message", message="text frames only"))
+
+    def _on_frame(self, client: _Client, data: str) -> None:
+        try:
+            msg = parse_client_message(data)
+        except ProtocolError as err:
+            self.stats.bad_messages += 1
+            self._send(client, err.reply)
+            return
+        if isinstance(msg, ClientPingMessage):
+            self._send(client, PongMessage())
+        elif isinstance(msg, ActionMessage):
+            self.stats.actions += 1
+            task = asyncio.create_task(self._act(client, msg))
+            client.actions.add(task)
+            task.add_done_callback(client.actions.discard)
+        else:
+            self.stats.bad_messages += 1
+            self._send(client, ErrorMessage(code="unexpected_hello", message="already said hello"))
+
+    async def _act(self, client: _Client, msg: ActionMessage) -> None:
+        started = time.monotonic()
+        try:
+            result = await self.on_action(client.principal, msg)
+        except Exception as err:
+            log.exception("action %s on %s failed", msg.action, msg.call_id)
+            result = ActionResult(ok=False, outcome="failed", detail=f"bridge error: {err}")
+        latency_ms = round((time.monotonic() - started) * 1000, 1)
+        self._send(client, result.model_copy(update={"id": msg.id, "latency_ms": latency_ms}))
+
+    async def _write(self, client: _Client) -> None:
+        """The client's only writer: deltas in seq order, replies, and a ping when idle."""
+        while True:
+            try:
+                item = await asyncio.wait_for(client.queue.get(), self.heartbeat)
+            except TimeoutError:
+                item = ServerPingMessage(t=time.time()).model_dump_json()
+            if isinstance(item, Delta):
+                if item.seq <= client.last_seq:
+                    continue
+                if item.seq != client.last_seq + 1:
+                    self.stats.gaps += 1
+                    await self._close(client, CLOSE_RESUME, f"gap after seq {client.last_seq}, resume")
+                    return
+                client.last_seq = item.seq
+                item = item.encode()
+            await client.ws.send_str(item)
+
+    async def _close(self, client: _Client, code: int, reason: str) -> None:
+        if client.closing:
+            return
+        client.closing = True
+        self._unregister(client)
+        if client.writer is not None and client.writer is not asyncio.current_task():
+            client.writer.cancel()  # it may be stuck on a full socket; frames already written stay
+        await self._close_ws(client, code, reason)
+
+    @staticmethod
+    async def _close_ws(client: _Client, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(client.ws.close(code=code, message=reason.encode()[:120]), CLOSE_TIMEOUT)
+        except TimeoutError:  # the peer does not read: drop the socket
+            if client.request.transport is not None:
+                client.request.transport.abort()
+
+    def _unregister(self, client: _Client) -> None:
+        clients = self._clients.get(client.dn)
+        if clients is not None:
+            clients.discard(client)
+            if not clients:
+                del self._clients[client.dn]
+
+    async def _forget(self, client: _Client) -> None:
+        """The connection ended: stop its writer and its pending actions (``on_action`` is
+        cancelled when the widget goes away), let a close in progress finish."""
+        self._unregister(client)
+        client.closing = True
+        tasks = [t for t in (client.writer, *client.actions) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if client.closer is not None:
+            await client.closer
+        if not client.ws.closed:
+            await self._close_ws(client, CLOSE_GOING_AWAY, "")
