@@ -177,8 +177,8 @@ class _SharedSessionClient(Client):  # type: ignore[misc]
 class _LinkWatch(Extension):  # type: ignore[misc]
     """Sees every incoming payload before the library queues it. A failed /meta/connect becomes a
     ``lost`` marker; the library's own re-handshake followed by its re-subscribes becomes a
-    ``resubscribed`` marker placed right after the subscribe replies, so it reaches the consumer in
-    order with the data messages around it."""
+    ``resubscribed`` marker at the end of the payload that confirmed them: data messages of that
+    payload are older than the REST re-read the marker triggers, so they must be consumed first."""
 
     def __init__(self) -> None:
         self.up = False
@@ -189,8 +189,8 @@ class _LinkWatch(Extension):  # type: ignore[misc]
         return None
 
     async def incoming(self, payload: list[Message], headers: Any = None) -> None:
-        insert_at: int | None = None
-        for index, message in enumerate(list(payload)):
+        resubscribed = False
+        for message in list(payload):
             channel, ok = message.get("channel"), message.get("successful")
             if channel == "/meta/connect" and ok is False and self.up:
                 self.up = False
@@ -199,11 +199,11 @@ class _LinkWatch(Extension):  # type: ignore[misc]
                 self._handshakes += 1
                 self._resubscribing = self._handshakes > 1
             elif channel == "/meta/subscribe" and ok and self._resubscribing:
-                insert_at = index + 1
-        if insert_at is not None:
+                resubscribed = True
+        if resubscribed:
             self._resubscribing = False
             self.up = True
-            payload.insert(insert_at, _marker("resubscribed", ""))
+            payload.append(_marker("resubscribed", ""))
 
 
 def _marker(status: str, detail: str) -> Message:
@@ -211,14 +211,16 @@ def _marker(status: str, detail: str) -> Message:
 
 
 class _DropLibraryNoise(logging.Filter):
-    """asyncio logs the library's cancelled connect callbacks at ERROR (it catches Exception, and
+    """asyncio logs the library's cancelled connect/receive callbacks at ERROR (it catches Exception, and
     CancelledError is a BaseException): harmless, drop them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not (isinstance(exc, asyncio.CancelledError) and "_connect_done" in record.getMessage())
+        message = record.getMessage()
+        return not (isinstance(exc, asyncio.CancelledError) and any(c in message for c in _LIBRARY_CALLBACKS))
 
 
+_LIBRARY_CALLBACKS = ("TransportBase._connect_done", "WebSocketTransport._receive_done")
 _NOISE_FILTER = _DropLibraryNoise()
 
 
