@@ -13,6 +13,12 @@ import ctypes
 import os
 import subprocess
 
+from hypothesis import HealthCheck, settings
+
+# Two cores shared with Asterisk, Chromium and servers: time limits would make property tests flaky.
+settings.register_profile("ctibridge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ctibridge")
+
 pytest_plugins = ["fixtures_asterisk", "fixtures_services"]
 
 CLONE_NEWNET = 0x40000000

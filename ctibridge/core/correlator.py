@@ -51,6 +51,8 @@ from ctibridge.core.events import (
 from ctibridge.core.model import AsteriskSide, Call, GenesysSide, Leg, Role, State, Sync
 from ctibridge.core.snapshot import dump_call, load_call
 
+ENDED_MEMORY = 10_000  # ended channels / released calls remembered to ignore their late events
+
 
 @dataclass(frozen=True, slots=True)
 class CorrelatorSettings:
@@ -119,6 +121,9 @@ class Correlator:
         self._asterisk_seen = False
         self._boot_time: float | None = None
         self._resync: set[str] | None = None
+        # Recently ended channels and Genesys calls: their late or repeated events must not revive them.
+        self._ended: dict[str, None] = {}
+        self._released: dict[tuple[str, str], None] = {}
         self._repairs: list[Repair] = []
         self.agent_states: dict[str, tuple[str, str]] = {}
         self._out: list[Delta] = []
@@ -175,6 +180,8 @@ class Correlator:
     def _on_channel(self, ev: ChannelUpdate) -> None:
         ch = ev.channel
         self._asterisk_seen = True
+        if ch.uniqueid in self._ended:
+            return
         if self._resync is not None:
             self._resync.add(ch.uniqueid)
         rec = self._channels.get(ch.uniqueid)
@@ -300,6 +307,8 @@ class Correlator:
         self._apply_gws_call(ev.dn, ev.call, ev.t)
 
     def _apply_gws_call(self, dn: str, gc: GwsCall, t: float) -> None:
+        if (dn, gc.id) in self._released:
+            return
         cid = self._find_gws(dn, gc)
         if cid is None and gc.call_uuid:
             cid = self._by_uuid.get((dn, gc.call_uuid))
@@ -328,6 +337,7 @@ class Correlator:
             self._set_uuid(call, gc.call_uuid, t)
         if call.genesys.state is State.RELEASED and call.genesys.released_at is None:
             call.genesys.released_at = t
+            _remember(self._released, (dn, gc.id))
         if call.parent_id is None:
             call.parent_id = self._parent_of(dn, gc, cid)
         self._touched[call.id] = None
@@ -346,6 +356,7 @@ class Correlator:
             if cid not in listed and side is not None and side.state is not State.RELEASED:
                 side.call = _released(side.call)
                 side.released_at = ev.t
+                _remember(self._released, (ev.dn, side.call.id))
                 self._touched[cid] = None
 
     def _on_gws_device(self, ev: GwsDeviceUpdate) -> None:
@@ -508,6 +519,8 @@ class Correlator:
 
     def _record(self, ch: Channel, t: float) -> _ChannelRecord:
         rec = self._channels.get(ch.uniqueid)
+        if rec is None and ch.uniqueid in self._ended:
+            return _ChannelRecord(ch)  # a late event of a channel that is gone: attached to nothing
         if rec is None:
             rec = self._channels[ch.uniqueid] = _ChannelRecord(ch)
             self._attach_new(rec, t)
@@ -529,6 +542,7 @@ class Correlator:
         return call.asterisk.legs.get(uid) if call.asterisk is not None else None
 
     def _end_channel(self, uid: str, cause: int, text: str, t: float) -> None:
+        _remember(self._ended, uid)
         rec = self._channels.pop(uid, None)
         for members in self._bridges.values():
             members.discard(uid)
@@ -711,6 +725,12 @@ class Correlator:
         self._asterisk_seen = bool(state.get("asterisk_seen", False))
         self._boot_time = state.get("boot_time")
         return self
+
+
+def _remember(memory: dict[Any, None], key: Any) -> None:
+    memory[key] = None
+    if len(memory) > ENDED_MEMORY:
+        del memory[next(iter(memory))]
 
 
 def _channel_dict(ch: Channel) -> dict[str, Any]:

@@ -67,6 +67,7 @@ ASTERISK_ACTIONS: dict[State, tuple[str, ...]] = {
     State.RELEASED: (),
 }
 
+UP = 6
 CHANNEL_STATE_NAMES = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing",
                        6: "Up", 7: "Busy"}
 
@@ -98,7 +99,8 @@ class Leg:
 
     def update(self, ch: Channel) -> None:
         self.name = ch.name or self.name
-        self.state = ch.state
+        if self.state != UP:  # a channel never leaves Up; an older event arriving late must not undo it
+            self.state = ch.state
         self.context = ch.context or self.context
         self.exten = ch.exten or self.exten
         if ch.caller_num:
@@ -143,7 +145,7 @@ class AsteriskSide:
             return State.RINGING if trunk is not None and not self.outbound else State.RELEASED
         if self.transfer or self.consulting:
             return State.TRANSFERRING
-        if agent.state != 6:
+        if agent.state != UP:
             return State.DIALING if self.outbound else State.RINGING
         if self.held():
             return State.HELD
