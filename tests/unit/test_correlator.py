@@ -35,15 +35,15 @@ def agent(uid: str, dn: str = "5001", *, state: int = 0, linked: str = "", uuid:
                    vars={"CALLUUID": uuid})
 
 
-def gws(t: float, state: str, uuid: str = "UUID1", dn: str = "5001", caps: tuple[str, ...] = ESTABLISHED_CAPS,
-        **kw: str) -> GwsCallUpdate:
-    return GwsCallUpdate(t, dn, "StatusChange", GwsCall(uuid, state, call_uuid=uuid, conn_id=kw.get("conn", "c1"),
-                                                        call_type=kw.get("type", "Inbound"), capabilities=caps,
-                                                        participants=("+15550001000",), ani="+15550001000",
-                                                        dnis=dn, previous_conn_id=kw.get("prev", "")))
+def gws(t: float, state: str, uuid: str = "UUID1", dn: str = "5001",
+        caps: tuple[str, ...] = ESTABLISHED_CAPS, conn: str = "c1") -> GwsCallUpdate:
+    call = GwsCall(uuid, state, call_uuid=uuid, conn_id=conn, call_type="Inbound", capabilities=caps,
+                   participants=("+15550001000",), ani="+15550001000", dnis=dn)
+    return GwsCallUpdate(t, dn, "StatusChange", call)
 
 
-def inbound_call(uuid: str = "UUID1", dn: str = "5001", base: float = 0.0, t_id: str = "1") -> list[InboundEvent]:
+def inbound_call(uuid: str = "UUID1", dn: str = "5001", base: float = 0.0,
+                 t_id: str = "1") -> list[InboundEvent]:
     """Asterisk's view of an inbound call answered by the agent (as in the real captures)."""
     tr, ag = f"{t_id}.0", f"{t_id}.1"
     return [
@@ -173,8 +173,8 @@ def test_a_party_hold_is_not_undone_by_the_bridge() -> None:
 
 def test_export_restore_continues_the_same_sequence() -> None:
     events = [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established")]
-    rest = [gws(1.0, "Held", caps=("Retrieve",)), HoldUpdate(1.001, trunk("1.0", state=6), True), *hangups(2.0),
-            gws(2.01, "Released", caps=())]
+    rest = [gws(1.0, "Held", caps=("Retrieve",)), HoldUpdate(1.001, trunk("1.0", state=6), True),
+            *hangups(2.0), gws(2.01, "Released", caps=())]
     straight = Correlator()
     feed_all(straight, events)
     expected = feed_all(straight, rest)

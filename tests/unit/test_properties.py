@@ -28,7 +28,8 @@ def on_dn(records: list[Record], dn: str) -> list[Record]:
     text = json.dumps([[r.t, r.src, r.dir, r.msg, r.conn] for r in records])
     text = text.replace("5001", dn).replace("17955", "27955").replace('"1-2', '"9-2')
     for uuid in ("CHWY4OGENZHJDGFBKE3MGX4YEA021332", "XUGIRE5EQVD5LAI7SE2BLHFIJM021332",
-                 "HV4DLR4TIBAUDG5MJ5CF7SHTTA021815", "OUTB0UND5002CALLUUIDNOTINSIP001", "0123ABCD4567EF89WEBRTC1"):
+                 "HV4DLR4TIBAUDG5MJ5CF7SHTTA021815", "OUTB0UND5002CALLUUIDNOTINSIP001",
+                 "0123ABCD4567EF89WEBRTC1"):
         text = text.replace(uuid, uuid[::-1])
     return [Record(t, src, d, msg, conn) for t, src, d, msg, conn in json.loads(text)]
 
@@ -75,10 +76,11 @@ def test_any_delivery_order_keeps_dns_apart_and_ends_clean(delivery: tuple[list[
         assert result.correlator.calls() == []
 
 
-garbage_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
-                              lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.text(max_size=12), inner, max_size=5)),
-                              max_leaves=20)
+garbage_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+    max_leaves=20)
 
 
 @given(st.lists(st.tuples(st.sampled_from(["ami", "gws"]), st.dictionaries(
