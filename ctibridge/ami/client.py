@@ -215,6 +215,7 @@ class AmiClient:
         if manager is None or manager.protocol is None or manager.protocol.closed:
             return
         self._lost_reason = reason
+        self.logged_in = self.ready = False  # at once: the loss is reported when asyncio closes
         manager.protocol.transport.abort()
 
     def registrations(self) -> dict[str, str]:

@@ -168,14 +168,18 @@ class ChannelOperations:
         self._require_success("BlindTransfer", result.result())
 
     async def consult_transfer(self, agent: str, destination: str) -> None:
-        """Confirmed when the consultation call's Local channel exists (after the digit timeout)."""
+        """Confirmed when the consultation call exists (a Local channel toward ``destination``) and
+        the agent has entered its bridge; Asterisk waits transferdigittimeout before dialling."""
         local = f"Local/{destination}@{XFER_CONTEXT}-"
         started = self._watch(
             lambda raw: raw.get("Event") == "Newchannel" and str(raw.get("Channel", "")).startswith(local)
         )
+        consulting = self._watch(_event("BridgeEnter", Channel=agent))
         action = consult_transfer_action(agent, destination)
         try:
-            await self._run("Atxfer", action, [started], gone=(agent,), timeout_s=self.consult_timeout_s)
+            await self._run(
+                "Atxfer", action, [started, consulting], gone=(agent,), timeout_s=self.consult_timeout_s
+            )
         except AmiTimeout:
             raise AmiActionError(
                 "Atxfer", "queued, but no consultation call started (needs features.conf atxfer, Dial t/T)"

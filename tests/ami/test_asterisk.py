@@ -1,0 +1,277 @@
+"""AmiClient, ChannelOperations and ``ctibridge record`` against the real Asterisk 22 sandbox, with
+sipp as the Genesys SIP Server and as the agents' phones.
+
+Each scenario is recorded as an event log; with CTIBRIDGE_UPDATE_RECORDINGS=1 the logs are written
+to tests/recordings/asterisk-<scenario>.jsonl (the core's regression logs), else to tmp_path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from asterisk_lab import AMI_SECRET, AMI_USER, SippLab, call_uuid, sandbox_available, start_sandbox
+from eventually import eventually
+
+from ctibridge.ami.client import AmiClient, AmiSettings
+from ctibridge.ami.errors import AmiActionError
+from ctibridge.ami.operations import ChannelOperations
+from ctibridge.core.ami_parse import RawMessage
+from ctibridge.eventlog import EventLogWriter
+from ctibridge.gateway.sandbox import AsteriskSandbox
+from ctibridge.record import AmiRecorder
+
+pytestmark = [
+    pytest.mark.asterisk,
+    pytest.mark.skipif(not sandbox_available(), reason="Asterisk sandbox not built (scripts/install-*)"),
+]
+
+RECORDINGS = Path(__file__).parent.parent / "recordings"
+WITHIN = 10.0
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskSandbox]:
+    box = asyncio.run(start_sandbox(tmp_path_factory.mktemp("asterisk")))
+    yield box
+    asyncio.run(box.stop())
+
+
+@pytest.fixture
+async def lab(tmp_path: Path) -> AsyncIterator[SippLab]:
+    sipps = SippLab(tmp_path)
+    yield sipps
+    await sipps.close()
+
+
+class Session:
+    """A logged-in AmiClient whose traffic is kept in memory and recorded to an event log."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.messages: list[RawMessage] = []
+        self.links: list[tuple[str, float | None]] = []
+        self.writer = EventLogWriter(log_path)
+        self.recorder = AmiRecorder(self.writer)
+        settings = AmiSettings(username=AMI_USER, secret=AMI_SECRET, backoff_initial=0.1, backoff_max=1.0)
+        self.client = AmiClient(settings, self._message, self._link, self.recorder.on_sent)
+        self.ops = ChannelOperations(self.client)
+
+    def _message(self, raw: RawMessage, t: float) -> None:
+        self.messages.append(raw)
+        self.recorder.on_message(raw, t)
+
+    def _link(self, status: str, t: float, uptime: float | None) -> None:
+        self.links.append((status, uptime))
+        self.recorder.on_link(status, t, uptime)
+
+    def found(self, event: str, **fields: str) -> list[RawMessage]:
+        wanted = {"Event": event, **fields}
+        return [m for m in self.messages if all(m.get(k) == v for k, v in wanted.items())]
+
+    async def event(self, event: str, within: float = WITHIN, **fields: str) -> RawMessage:
+        found = await eventually(lambda: self.found(event, **fields), within=within, what=f"{event} {fields}")
+        return found[-1]
+
+    async def answered(self, dn: str) -> RawMessage:
+        """The DialEnd ANSWER of the first call leg to ``dn``."""
+
+        def dialled() -> list[RawMessage]:
+            ends = self.found("DialEnd", DialStatus="ANSWER")
+            return [m for m in ends if str(m.get("DestChannel")).startswith(f"PJSIP/{dn}-")]
+
+        return (await eventually(dialled, within=WITHIN, what=f"{dn} answered"))[0]
+
+    async def call(self, lab: SippLab, dn: str = "5001") -> tuple[str, str, str]:
+        """A Genesys call to ``dn``, answered by its sipp phone: (trunk, agent, CallUUID)."""
+        uuid = call_uuid()
+        await lab.genesys_call(dn, uuid)
+        dial = await self.event("DialEnd", DialStatus="ANSWER")
+        trunk, agent = str(dial["Channel"]), str(dial["DestChannel"])
+        await self.event("BridgeEnter", Channel=trunk)
+        await self.event("BridgeEnter", Channel=agent)
+        return trunk, agent, uuid
+
+
+@pytest.fixture
+async def session(
+    request: pytest.FixtureRequest, tmp_path: Path, sandbox: AsteriskSandbox
+) -> AsyncIterator[Session]:
+    name = request.node.name.removeprefix("test_").replace("_", "-")
+    update = os.environ.get("CTIBRIDGE_UPDATE_RECORDINGS") == "1"
+    log_path = (RECORDINGS if update else tmp_path) / f"asterisk-{name}.jsonl"
+    log_path.unlink(missing_ok=True)
+    s = Session(log_path)
+    await s.client.start(timeout_s=WITHIN)
+    yield s
+    await s.client.close()
+    s.writer.close()
+
+
+def chan_vars(raw: RawMessage, key: str = "ChanVariable") -> dict[str, str]:
+    values = raw.get(key, [])
+    return dict(v.split("=", 1) for v in ([values] if isinstance(values, str) else values))
+
+
+async def test_call_events_then_resync_after_ami_loss(session: Session, lab: SippLab) -> None:
+    phone = await lab.phone("5001")
+    trunk, agent, uuid = await session.call(lab)
+    begin = session.found("DialBegin", Channel=trunk)[0]
+    assert chan_vars(begin)["CALLUUID"] == uuid
+    assert chan_vars(begin, "DestChanVariable")["CALLUUID"] == uuid  # inherited by the agent leg
+    assert session.found("NewCallerid", Channel=trunk) or session.found("Newchannel", Channel=trunk)
+    assert any(m.get("CallerIDName") == "José Müller" for m in session.found("DialBegin"))
+
+    before = len(session.messages)
+    session.client.drop_connection("test: AMI connection killed mid-call")
+    await session.client.wait_ready(WITHIN)
+    statuses = [status for status, _ in session.links]
+    assert statuses[-5:] == ["lost", "connected", "booted", "resync_begin", "resync_end"]
+    listed = [m for m in session.messages[before:] if m.get("Event") == "CoreShowChannel"]
+    assert {m["Channel"] for m in listed} == {trunk, agent}
+    assert {chan_vars(m)["CALLUUID"] for m in listed} == {uuid}
+    assert session.client.registrations().keys() == {"5001", "5002", "5003", "5004"}
+
+    await session.ops.hangup(trunk)
+    genesys = lab.started[-1]
+    assert await genesys.finish() == 0
+    assert await phone.finish() == 0
+
+
+async def test_hold_then_retrieve(session: Session, lab: SippLab) -> None:
+    phone = await lab.phone("5001")
+    trunk, agent, _ = await session.call(lab)
+
+    await session.ops.hold(trunk, agent)
+    assert session.found("MusicOnHoldStart", Channel=trunk)
+    assert session.found("Newexten", Channel=agent, Context="ctibridge-hold", Exten="park")
+
+    await session.ops.retrieve(trunk, agent)
+    trunk_in = session.found("BridgeEnter", Channel=trunk)[-1]
+    assert session.found("BridgeEnter", Channel=agent)[-1]["BridgeUniqueid"] == trunk_in["BridgeUniqueid"]
+    assert session.found("MusicOnHoldStop", Channel=trunk)
+
+    await session.ops.hangup(agent)
+    assert await lab.started[-1].finish() == 0
+    assert await phone.finish() == 0
+
+
+async def test_customer_leaving_while_held_releases_the_agent(session: Session, lab: SippLab) -> None:
+    phone = await lab.phone("5001")
+    trunk, agent, _ = await session.call(lab)
+    await session.ops.hold(trunk, agent)
+
+    await session.client.send({"Action": "Hangup", "Channel": trunk})  # the customer leaves
+    await session.event("Hangup", Channel=agent)  # not left waiting in ctibridge-hold,park
+    assert await phone.finish() == 0
+    assert await lab.started[-1].finish() == 0
+
+
+async def test_blind_transfer_to_another_dn(session: Session, lab: SippLab) -> None:
+    first, second = await lab.phone("5001"), await lab.phone("5002")
+    trunk, agent, uuid = await session.call(lab)
+
+    await session.ops.blind_transfer(agent, "5002")
+    assert await first.finish() == 0  # the transferring agent's phone got its BYE
+    dial = await session.answered("5002")
+    new_agent = str(dial["DestChannel"])
+    assert chan_vars(dial, "DestChanVariable")["CALLUUID"] == uuid
+    await session.event("BridgeEnter", Channel=new_agent)
+
+    await session.ops.hangup(trunk)
+    assert await second.finish() == 0
+    assert await lab.started[-1].finish() == 0
+
+
+
+
+async def test_consult_transfer_completed(session: Session, lab: SippLab) -> None:
+    first, second = await lab.phone("5001"), await lab.phone("5002")
+    trunk, agent, _ = await session.call(lab)
+
+    await session.ops.consult_transfer(agent, "5002")
+    await session.answered("5002")
+    await session.ops.complete_transfer(agent)
+    assert await first.finish() == 0  # the transferring agent is out of the call
+
+    await session.ops.hangup(trunk)
+    assert await second.finish() == 0
+    assert await lab.started[-1].finish() == 0
+
+
+async def test_consult_transfer_cancelled(session: Session, lab: SippLab) -> None:
+    first, second = await lab.phone("5001"), await lab.phone("5002")
+    trunk, agent, _ = await session.call(lab)
+    customer_bridge = session.found("BridgeEnter", Channel=trunk)[-1]["BridgeUniqueid"]
+
+    await session.ops.consult_transfer(agent, "5002")
+    await session.answered("5002")
+    await session.ops.cancel_transfer(agent)
+    assert await second.finish() == 0  # the consulted agent's phone got its BYE
+    assert session.found("BridgeEnter", Channel=agent)[-1]["BridgeUniqueid"] == customer_bridge
+
+    await session.ops.hangup(trunk)
+    assert await first.finish() == 0
+    assert await lab.started[-1].finish() == 0
+
+
+async def test_refused_operations_are_clear_errors(session: Session) -> None:
+    with pytest.raises(AmiActionError, match="Hangup failed: No such channel"):
+        await session.ops.hangup("PJSIP/5001-7fffffff")
+    with pytest.raises(AmiActionError, match="Bridge failed: Channel1 does not exist"):
+        await session.ops.retrieve("PJSIP/genesys-7fffffff", "PJSIP/5001-7fffffff")
+
+
+async def test_dtmf_toward_the_customer(session: Session, lab: SippLab) -> None:
+    phone = await lab.phone("5001")
+    trunk, agent, _ = await session.call(lab)
+    # Proof is Asterisk's Success per digit: DTMF events need read=dtmf, which the lab user
+    # lacks, and sipp does not log the RFC 4733 packets it receives.
+    await session.ops.dtmf(trunk, "12#")
+    sent = [m for m in session.messages if m.get("Message") == "DTMF successfully queued"]
+    assert len(sent) == 3
+    await session.ops.hangup(agent)
+    assert await phone.finish() == 0
+    assert await lab.started[-1].finish() == 0
+
+
+async def test_record_command_writes_an_event_log(sandbox: AsteriskSandbox, tmp_path: Path) -> None:
+    secret_file = tmp_path / "ami-secret"
+    secret_file.write_text(AMI_SECRET + "\n")
+    out = tmp_path / "recorded.jsonl"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ctibridge.cli", "record", "--ami-user", AMI_USER,
+        "--ami-secret-file", str(secret_file), "--out", str(out), "--duration", "1.5",
+    )  # fmt: skip
+    async with asyncio.timeout(WITHIN):
+        assert await process.wait() == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert AMI_SECRET not in out.read_text()
+    login = next(r for r in records if r["dir"] == "out" and r["msg"]["Action"] == "Login")
+    assert login["src"] == "ami" and login["msg"]["Secret"] == "********"
+    inbound = [r["msg"] for r in records if r["dir"] == "in"]
+    assert inbound[0]["_greeting"].startswith("Asterisk Call Manager/")
+    assert any(m.get("Event") == "FullyBooted" for m in inbound)
+    links = [r["msg"]["_link"] for r in records if r["dir"] == "meta"]
+    assert links == ["connected", "resync_begin", "resync_end"]
+
+
+async def test_asterisk_restarted_mid_call(session: Session, lab: SippLab, sandbox: AsteriskSandbox) -> None:
+    phone = await lab.phone("5001")
+    await session.call(lab)
+    first_uptime = next(uptime for status, uptime in session.links if status == "booted")
+
+    await sandbox.restart()
+    await eventually(lambda: session.client.ready, within=WITHIN, what="ready again")
+    statuses = [status for status, _ in session.links]
+    assert statuses[4:] == ["shutdown", "lost", "connected", "booted", "resync_begin", "resync_end"]
+    uptime = session.links[7][1]
+    assert uptime is not None and first_uptime is not None and uptime < 5
+    assert session.found("CoreShowChannelsComplete")[-1]["ListItems"] == "0"
+    # Asterisk hung up both legs as it stopped: both sipp ends saw a BYE
+    assert await phone.finish() == 0
+    assert await lab.started[-1].finish() == 0
