@@ -1,0 +1,1 @@
+"""The Asterisk side: configuration generator (``generator``) and the Debian sid sandbox (``sandbox``)."""
