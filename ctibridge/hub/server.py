@@ -172,7 +172,7 @@ class Hub:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.stats.slow_consumers += 1
-            client.closer = asyncio.create_task(self._close(client, CLOSE_SLOW, "slow consumer"))
+            self._close(client, CLOSE_SLOW, "slow consumer")
 
     def _send(self, client: _Client, message: BaseModel) -> None:
         self._offer(client, message.model_dump_json())
@@ -318,14 +318,15 @@ class Hub:
                 item = item.encode()
             await client.ws.send_str(item)
 
-    async def _close(self, client: _Client, code: int, reason: str) -> None:
-        if client.closing:
-            return
-        client.closing = True
-        self._unregister(client)
-        if client.writer is not None and client.writer is not asyncio.current_task():
-            client.writer.cancel()  # it may be stuck on a full socket; frames already written stay
-        await self._close_ws(client, code, reason)
+    def _close(self, client: _Client, code: int, reason: str) -> asyncio.Task[None]:
+        """Stop serving the client now; the close handshake runs as its own task (awaitable)."""
+        if client.closer is None:
+            client.closing = True
+            self._unregister(client)
+            if client.writer is not None and client.writer is not asyncio.current_task():
+                client.writer.cancel()  # it may be stuck on a full socket; frames written stay
+            client.closer = asyncio.create_task(self._close_ws(client, code, reason))
+        return client.closer
 
     @staticmethod
     async def _close_ws(client: _Client, code: int, reason: str) -> None:
@@ -351,7 +352,4 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if client.closer is not None:
-            await client.closer
-        if not client.ws.closed:
-            await self._close_ws(client, CLOSE_GOING_AWAY, "")
+        await self._close(client, CLOSE_GOING_AWAY, "")

@@ -1,121 +1,20 @@
-"""Hub test rig: a real aiohttp app with the real Hub on 127.0.0.1, real WebSocket widgets.
-
-``bridge(**hub_options)`` builds store + hub + server (store from ``store_factory``, so each test
-runs on memory and on Redis); ``bridge.feed(deltas)`` does what the pipeline does (append, then
-publish). ``Widget`` is a minimal widget: hello, then frames as dicts. Tokens come from a trivial
-HMAC verifier (the service's real one lives in ctibridge.web.auth).
-"""
+"""Hub fixtures: ``bridge(**hub_options)`` builds store + Hub + a real aiohttp server on 127.0.0.1
+(the store from ``store_factory``, so each test runs on memory and on Redis)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from widget_rig import ORIGIN, Bridge, confirm, verify
 
-from ctibridge.core.deltas import Delta
-from ctibridge.hub.protocol import SERVER_MESSAGE, ActionMessage, ActionResult
 from ctibridge.hub.server import Hub
 from ctibridge.store import StateStore
-
-SECRET = b"hub-test-secret"
-ORIGIN = "http://widget.test"
-
-
-@dataclass(frozen=True)
-class Agent:
-    agent: str
-    dns: frozenset[str]
-
-
-def mint(agent: str, dns: Sequence[str], *, ttl: float = 60.0, secret: bytes = SECRET) -> str:
-    body = f"{agent}|{','.join(dns)}|{time.time() + ttl:.3f}"
-    return body + "|" + hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
-
-
-def verify(token: str) -> Agent:
-    body, _, signature = token.rpartition("|")
-    if not body or not hmac.compare_digest(
-            signature, hmac.new(SECRET, body.encode(), hashlib.sha256).hexdigest()):
-        raise ValueError("bad signature")
-    agent, dns, expires = body.split("|")
-    if float(expires) < time.time():
-        raise ValueError("expired")
-    return Agent(agent, frozenset(dns.split(",")))
-
-
-async def confirm(principal: Any, msg: ActionMessage) -> ActionResult:
-    return ActionResult(ok=True, outcome="confirmed", detail=f"{principal.agent} {msg.action} {msg.call_id}")
-
-
-class Bridge:
-    def __init__(self, store: StateStore, hub: Hub, server: TestServer) -> None:
-        self.store, self.hub, self.server = store, hub, server
-        self.url = str(server.make_url("/ws"))
-
-    async def feed(self, deltas: Sequence[Delta], batch: int = 1) -> None:
-        for i in range(0, len(deltas), batch):
-            chunk = deltas[i:i + batch]
-            await self.store.append(chunk)
-            self.hub.publish(chunk)
-
-
-class WidgetClosed(Exception):
-    def __init__(self, code: int | None) -> None:
-        super().__init__(f"closed with {code}")
-        self.code = code
-
-
-class Widget:
-    def __init__(self, session: aiohttp.ClientSession, url: str, dn: str = "5001", *,
-                 token: str | None = None, origin: str = ORIGIN) -> None:
-        self.session, self.url, self.dn, self.origin = session, url, dn, origin
-        self.token = mint("agent-1", [dn]) if token is None else token
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-
-    async def open(self) -> aiohttp.ClientWebSocketResponse:
-        self.ws = await self.session.ws_connect(self.url, origin=self.origin, autoclose=True)
-        return self.ws
-
-    async def hello(self, since: tuple[str, int] | None = None) -> dict[str, Any]:
-        ws = await self.open()
-        hello: dict[str, Any] = {"type": "hello", "token": self.token, "dn": self.dn}
-        if since is not None:
-            hello["since"] = {"epoch": since[0], "seq": since[1]}
-        await ws.send_json(hello)
-        return await self.recv()
-
-    async def recv(self, within: float = 5.0, *, pings: bool = False) -> dict[str, Any]:
-        assert self.ws is not None
-        while True:
-            msg = await self.ws.receive(timeout=within)
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                raise WidgetClosed(self.ws.close_code)
-            frame: dict[str, Any] = msg.json()
-            SERVER_MESSAGE.validate_python(frame)  # every frame the hub sends obeys the schema
-            if pings or frame["type"] != "ping":
-                return frame
-
-    async def closed_with(self, within: float = 5.0) -> int | None:
-        """Read (and drop) frames until the server closes; the close code."""
-        try:
-            while True:
-                await self.recv(within)
-        except WidgetClosed as closed:
-            return closed.code
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-
 
 BridgeFactory = Callable[..., Awaitable[Bridge]]
 
@@ -134,7 +33,7 @@ async def bridge(store_factory) -> AsyncIterator[BridgeFactory]:
     async def start(store: StateStore | None = None, *, log_length: int = 1000, follow: bool = False,
                     **hub_options: Any) -> Bridge:
         store = store or await store_factory(log_length=log_length)
-        options: dict[str, Any] = {"authenticate": verify, "origin_allowed": ORIGIN.__eq__,
+        options: dict[str, Any] = {"authenticate": verify, "origin_allowed": lambda origin: origin == ORIGIN,
                                    "on_action": confirm, **hub_options}
         hub = Hub(store, **options)
         app = web.Application()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 from callviews import DeltaStream, replay
-from conftest import Widget
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from widget_rig import Widget
 
 from ctibridge.hub.protocol import CallView
 
