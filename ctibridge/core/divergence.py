@@ -94,9 +94,29 @@ def default_repairs() -> frozenset[str]:
     return frozenset(rule.id for rule in RULES if rule.repair_default)
 
 
-def rule_table_markdown() -> str:
-    lines = ["| rule | when | repair | repaired by default |", "|---|---|---|---|"]
+DOC_INTRO = """# Divergence: when Genesys and Asterisk disagree
+
+Generated from `ctibridge/core/divergence.py` (`RULES`); `tests/unit/test_docs.py` keeps it current.
+
+Each call has a Genesys state and an Asterisk state (see [correlation.md](correlation.md)). They
+*agree* when they are equal, when one of the pairs below describes the same situation, or when a
+side is missing that is not expected to report (no GWS session for the DN, no AMI connection).
+When they disagree the call's `sync` becomes `pending` with the first matching rule; if the
+disagreement lasts longer than the grace period (`correlation.grace`, 3 s) it becomes `diverged`,
+the metric `ctibridge_divergences_total{rule}` counts it, and a rule with a repair asks the bridge to
+carry it out, if that repair is enabled (`correlation.auto_repair`). An operation the bridge has
+started on a call is not repaired again until it completes or times out, so repairs never loop."""
+
+
+def divergence_doc() -> str:
+    lines = [DOC_INTRO, "", "## Rules (first match wins)", "",
+             "| rule | when | repair | repaired by default | shown to the agent |", "|---|---|---|---|---|"]
     for rule in RULES:
         lines.append(f"| `{rule.id}` | {rule.when} | {rule.repair or '-'} | "
-                     f"{'yes' if rule.repair_default else 'no'} |")
+                     f"{'yes' if rule.repair_default else 'no'} | {rule.detail} |")
+    lines += ["", "## Pairs that agree although the states differ", "", "| Genesys | Asterisk |", "|---|---|"]
+    lines += [f"| {g.value} | {a.value} |" for g, a in sorted(EQUIVALENT)]
+    lines += ["", "Repairs: `ami_hangup` hangs up the agent leg on Asterisk, `ami_hold` parks both legs in",
+              "the `ctibridge-hold` context (music for the customer), `ami_retrieve` bridges them back,",
+              "`gws_hangup` sends GWS `Hangup`.", ""]
     return "\n".join(lines)
