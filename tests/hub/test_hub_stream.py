@@ -82,6 +82,22 @@ async def test_too_old_since_or_other_epoch_gets_a_snapshot(bridge, session):
         "type": "resume", "dn": "5001", "epoch": epoch, "from_seq": 21}
 
 
+async def test_a_gap_in_the_live_stream_closes_1012_and_the_widget_resumes(bridge, session):
+    b = await bridge()
+    stream = DeltaStream("5001")
+    widget = Widget(session, b.url)
+    epoch = (await widget.hello())["epoch"]
+    deltas = stream.take(3)
+    await b.store.append(deltas)
+    b.hub.publish([deltas[0], deltas[2]])  # e.g. a follower whose subscription dropped one
+    assert (await widget.recv())["seq"] == 1
+    assert await widget.closed_with() == 1012
+    assert b.hub.stats.gaps == 1
+    again = Widget(session, b.url)
+    assert (await again.hello(since=(epoch, 1)))["from_seq"] == 2
+    assert [(await again.recv())["seq"] for _ in range(2)] == [2, 3]
+
+
 _dns = itertools.count()
 
 
