@@ -260,7 +260,7 @@ async def test_record_command_writes_an_event_log(sandbox: AsteriskSandbox, tmp_
     assert links == ["connected", "resync_begin", "resync_end"]
 
 
-async def test_asterisk_restarted_mid_call(session: Session, lab: SippLab, sandbox: AsteriskSandbox) -> None:
+async def test_restarted_mid_call(session: Session, lab: SippLab, sandbox: AsteriskSandbox) -> None:
     phone = await lab.phone("5001")
     await session.call(lab)
     first_uptime = next(uptime for status, uptime in session.links if status == "booted")
