@@ -100,3 +100,15 @@ async def test_redis_restart_loses_no_delta_for_either_widget(bridge, store_fact
             resume = await widget.hello(since=(epoch, seen[-1] if seen else 0))
             assert resume["type"] == "resume"
     assert seen == list(range(1, 16))
+
+
+async def test_follower_without_redis_closes_1013_and_serves_again_after(bridge, store_factory, redis_process,
+                                                                         session):
+    owner, follower = await two_instances(bridge, store_factory, redis_process.url)
+    await owner.feed(DeltaStream("5001").take(3))
+    redis_process.pause()
+    widget = Widget(session, follower.url)
+    await widget.send_hello()
+    assert await widget.closed_with() == 1013  # try again later
+    redis_process.resume()
+    assert (await Widget(session, follower.url).hello())["seq"] == 3
