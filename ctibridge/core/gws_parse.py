@@ -28,7 +28,7 @@ V2_DEVICES = "/v2/me/devices"
 V3_VOICE = "/workspace/v3/voice"
 
 # v3 capability -> v2 operation name where the plain kebab->Pascal rule gives another word.
-_V3_RENAMED_CAPABILITIES = {
+V3_RENAMED_CAPABILITIES = {
     "release": "Hangup",
     "clear": "ClearCall",
     "alternate": "SwapCalls",
@@ -67,7 +67,7 @@ def parse_gws(raw: Mapping[str, Any], t: float, dn: str = "") -> InboundEvent | 
 
 def v3_capability_to_v2(name: str) -> str:
     """``single-step-transfer`` -> ``SingleStepTransfer``, ``release`` -> ``Hangup``."""
-    return _V3_RENAMED_CAPABILITIES.get(name) or "".join(part.capitalize() for part in name.split("-"))
+    return V3_RENAMED_CAPABILITIES.get(name) or "".join(part.capitalize() for part in name.split("-"))
 
 
 # --------------------------------------------------------------------------- message kinds

@@ -75,8 +75,11 @@ class GwsSession:
 
     async def start(self) -> None:
         # Basic auth on every request, as GWS's own examples do (Bayeux and the websocket too)
-        headers = {"Authorization": aiohttp.encode_basic_auth(self.agent.username,
-                                                              self.agent.password.get_secret_value())}
+        headers = {
+            "Authorization": aiohttp.encode_basic_auth(
+                self.agent.username, self.agent.password.get_secret_value()
+            )
+        }
         if self.settings.api_key:
             headers["x-api-key"] = self.settings.api_key.get_secret_value()
         self._http = aiohttp.ClientSession(
@@ -213,7 +216,9 @@ def _json_or_text(text: str) -> Any:
 
 def _server_message(body: Any) -> str:
     if isinstance(body, dict):
-        return str(body.get("statusMessage") or body.get("message") or body)[:300]
+        status = body.get("status")  # v3: {"status": {"code": ..., "message": ...}}
+        v3_message = status.get("message") if isinstance(status, dict) else None
+        return str(body.get("statusMessage") or v3_message or body.get("message") or body)[:300]
     return str(body).strip()[:300]
 
 

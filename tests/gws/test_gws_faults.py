@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import AGENTS, Recorder, gws_settings
+from conftest import AGENTS, Recorder, gws_settings, started_agents
 
 from ctibridge.core.events import GwsCallsSnapshot, GwsCallUpdate, ParseError
 from ctibridge.gws import GwsAgents, GwsOperationError
@@ -33,14 +33,11 @@ async def established_call(sim: GwsSimulator, bridge: GwsAgents, recorder: Recor
     return call_id
 
 
-@pytest.fixture(params=["long-polling", "websocket"])
+@pytest.fixture(params=[("v2", "long-polling"), ("v2", "websocket"), ("v3", "long-polling")], ids=str)
 async def transport_agents(sim: GwsSimulator, request: pytest.FixtureRequest) -> AsyncIterator[Agents]:
-    recorder = Recorder()
-    settings = gws_settings(sim.base_url, AGENTS, connection_types=[request.param])
-    bridge = GwsAgents(settings, on_message=recorder.on_message, on_link=recorder.on_link)
-    await bridge.start()
-    await recorder.wait_for(lambda: recorder.link_count("connected") == 2)
-    assert bridge.session_for_dn("5001")._link.connection_type == request.param  # type: ignore[union-attr]
+    dialect, transport = request.param
+    bridge, recorder = await started_agents(sim, dialect, connection_types=[transport])
+    assert bridge.session_for_dn("5001")._link.connection_type == transport  # type: ignore[union-attr]
     yield bridge, recorder
     await bridge.stop()
 
@@ -58,7 +55,8 @@ async def test_restart_mid_call_relogin_resubscribe_reread(
     assert [(c.id, c.state) for c in reread.calls] == [(call_id, "Held")]  # the state, re-read by REST
     assert recorder.link_count("session_expired", "5001") >= 1
     await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 2)
-    assert sim.subscribed("5001") and sim.subscribed("5002")
+    calls_channel = bridge.sessions["agent1"].dialect.channels[0]
+    assert sim.subscribed("5001", calls_channel) and sim.subscribed("5002", calls_channel)
     await bridge.operations("5001").retrieve(call_id)  # new session, new CSRF token: operations work
     await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
 
@@ -110,16 +108,16 @@ async def test_bad_credentials_clear_status_others_unaffected(sim: GwsSimulator)
         await bridge.stop()
 
 
-async def test_csrf_refused_once_is_reread_and_retried(sim: GwsSimulator, agents: Agents) -> None:
-    bridge, recorder = agents
+async def test_csrf_refused_once_is_reread_and_retried(sim: GwsSimulator, v2_agents: Agents) -> None:
+    bridge, recorder = v2_agents
     call_id = await established_call(sim, bridge, recorder)
     sim.fail_next(403, endpoint="call_op")
     await bridge.operations("5001").hold(call_id)
     await recorder.wait_for(lambda: last_state(recorder, call_id) == "Held")
 
 
-async def test_csrf_refused_twice_fails_clearly(sim: GwsSimulator, agents: Agents) -> None:
-    bridge, recorder = agents
+async def test_csrf_refused_twice_fails_clearly(sim: GwsSimulator, v2_agents: Agents) -> None:
+    bridge, recorder = v2_agents
     call_id = await established_call(sim, bridge, recorder)
     sim.fail_next(403, times=2, endpoint="call_op")
     with pytest.raises(GwsOperationError) as failure:
@@ -129,13 +127,13 @@ async def test_csrf_refused_twice_fails_clearly(sim: GwsSimulator, agents: Agent
     assert "Hold" not in [o.name for o in sim.operations]
 
 
-async def test_csrf_refused_on_bayeux_and_start_session(sim: GwsSimulator, agents: Agents) -> None:
-    _, recorder = agents
+async def test_csrf_refused_on_bayeux_and_start_session(sim: GwsSimulator, v2_agents: Agents) -> None:
+    _, recorder = v2_agents
     sim.fail_next(403, endpoint="start")  # refused StartContactCenterSession after the rebuild
     sim.fail_next(403, endpoint="notifications")  # the held /meta/connect's successor is refused
     await recorder.wait_for(lambda: recorder.link_count("csrf_failed") >= 2, within=8)
     await recorder.wait_for(lambda: recorder.link_count("connected") >= 3, within=8)
-    assert all(s.status == "connected" for s in agents[0].status())
+    assert all(s.status == "connected" for s in v2_agents[0].status())
 
 
 async def test_operation_errors(sim: GwsSimulator, agents: Agents) -> None:
@@ -169,22 +167,20 @@ async def test_failed_reread_is_retried(sim: GwsSimulator, agents: Agents) -> No
 
 
 async def test_malformed_messages_counted_skipped_no_crash(sim: GwsSimulator, agents: Agents) -> None:
-    _, recorder = agents
-    sim.publish_raw(
-        "5001", "/v2/me/calls", {"messageType": "CallStateChangeMessage", "call": {"state": "Ringing"}}
+    bridge, recorder = agents
+    v2 = bridge.sessions["agent1"].dialect.name == "v2"
+    channel, kind = (
+        ("/v2/me/calls", "CallStateChangeMessage") if v2 else ("/workspace/v3/voice", "CallStateChanged")
     )
-    sim.publish_raw("5001", "/v2/me/calls", "garbage")
-    sim.publish_raw(
-        "5001",
-        "/v2/me/calls",
-        {"messageType": "CallStateChangeMessage", "call": {"id": ["7"], "state": "Ringing"}},
-    )
+    sim.publish_raw("5001", channel, {"messageType": kind, "call": {"state": "Ringing"}})
+    sim.publish_raw("5001", channel, "garbage")
+    sim.publish_raw("5001", channel, {"messageType": kind, "call": {"id": ["7"], "state": "Ringing"}})
     call_id = sim.call_ringing("5001", ani="+15550001000")
     await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
-    errors = [e for e in recorder.events if isinstance(e, ParseError)]
-    assert [e.reason for e in errors] == [
+    errors = [e.reason for e in recorder.events if isinstance(e, ParseError)]
+    assert errors == [
         "call without id",
         "data: expected an object, got str",
         "id: expected a string, got list",
     ]
-    assert all(s.status == "connected" for s in agents[0].status())
+    assert all(s.status == "connected" for s in bridge.status())

@@ -29,8 +29,8 @@ async def wait_states(recorder: Recorder, call_id: str, expected: list[str]) -> 
     await recorder.wait_for(lambda: states(recorder, call_id) == expected)
 
 
-async def test_login_subscribe_start_session_and_first_reread(sim: GwsSimulator, agents: Agents) -> None:
-    bridge, recorder = agents
+async def test_login_subscribe_start_session_and_first_reread(sim: GwsSimulator, v2_agents: Agents) -> None:
+    bridge, recorder = v2_agents
     assert {(s.dn, s.status) for s in bridge.status()} == {("5001", "connected"), ("5002", "connected")}
     assert sim.subscribed("5001", "/v2/me/calls") and sim.subscribed("5001", "/v2/me/devices")
     assert bridge.session_for_dn("5001").device_id == sim.agents["agent1"].device_id
@@ -61,6 +61,8 @@ async def test_inbound_answered_then_released(sim: GwsSimulator, agents: Agents)
     assert "Answer" in ringing.capabilities and "Hold" in established.capabilities
     assert released.capabilities == ()
     assert [o.name for o in sim.operations] == ["Answer", "Hangup"]
+    dialect = bridge.sessions["agent1"].dialect.name
+    assert {e.dialect for e in recorder.events if isinstance(e, GwsCallUpdate)} == {dialect}
     assert not any(e.dn == "5002" for e in recorder.events if isinstance(e, GwsCallUpdate))
 
 
@@ -167,9 +169,9 @@ def _recorded(name: str) -> dict[str, Any]:
     return json.loads((RECORDINGS / name).read_text())
 
 
-async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, agents: Agents) -> None:
+async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, v2_agents: Agents) -> None:
     """Same keys at every level as the real GWS 8.5 messages (internal call, as recorded)."""
-    bridge, recorder = agents
+    bridge, recorder = v2_agents
     call_id = sim.call_ringing("5001", ani="5002", dnis="5001", call_type="Internal")
     sim.attach_user_data(call_id, {"k": "v"})
     await bridge.operations("5001").answer(call_id)

@@ -88,6 +88,10 @@ class SimCall:
         return self.call_uuid
 
     @property
+    def duration(self) -> int:
+        return int(time.monotonic() - self.started)
+
+    @property
     def capabilities(self) -> list[str]:
         base = CAPABILITIES.get(self.state, [])
         if self.consult_peer and self.state in ("Dialing", "Established", "Held"):
@@ -110,7 +114,7 @@ def call_resource(call: SimCall, base_url: str, device_id: str) -> dict[str, Any
         "callType": call.call_type,
         "capabilities": call.capabilities,
         "userData": dict(call.user_data),
-        "duration": str(int(time.monotonic() - call.started)),
+        "duration": str(call.duration),  # a string in GWS 8.5 (recorded)
         "mute": "Off",
         "supervisorListeningIn": False,
         "monitoredUserMuted": False,

@@ -1,4 +1,6 @@
-"""GWS 8.5 (API v2) simulator: REST surface + real Bayeux at ``/api/v2/notifications``.
+"""GWS simulator: GWS 8.5 API v2 (``rest_v2``) and Workspace API v3 (``workspace_v3``) REST
+surfaces over one simulated T-Server, with real Bayeux at ``/api/v2/notifications`` and
+``/workspace/v3/notifications``.
 
 Drive it from a scenario (``call_ringing``, ``set_state``, ``release``, ...) on the same timeline as
 the Asterisk side, and break it on purpose (``drop_sessions``, ``restart``, ``fail_next``,
@@ -19,19 +21,14 @@ from typing import Any
 
 from aiohttp import web
 
+from ctibridge.sim.gws import rest_v2, workspace_v3
 from ctibridge.sim.gws.bayeux import Advice, BayeuxServer
-from ctibridge.sim.gws.calls import (
-    SimCall,
-    call_message,
-    call_resource,
-    device_message,
-    device_resource,
-    new_call_uuid,
-)
+from ctibridge.sim.gws.calls import SimCall, call_message, device_message, device_resource, new_call_uuid
+from ctibridge.sim.gws.sim_http import SimulatedError, destination_of
 
 CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
-CSRF_HEADER = "X-CSRF-TOKEN"
+CSRF_HEADER = rest_v2.CSRF_HEADER
 CSRF_REFUSED = "Missing or invalid Csrf token"  # GWS's 403 body, per its CSRF documentation
 STALL = 0  # pseudo status of a fault: never answer
 
@@ -63,12 +60,6 @@ class Operation:
 OperationListener = Callable[[Operation], None]
 
 
-class SimulatedError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class GwsSimulator:
     """``await sim.start()`` then point clients at ``sim.base_url``; ``await sim.stop()``."""
 
@@ -97,14 +88,8 @@ class GwsSimulator:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._fault_middleware])
-        r = app.router
-        r.add_get("/api/v2/me", self._get_me, name="me")
-        r.add_post("/api/v2/me", self._post_me, name="start")
-        r.add_post("/api/v2/me/channels/voice", self._post_voice, name="voice")
-        r.add_get("/api/v2/me/calls", self._get_calls, name="calls")
-        r.add_post("/api/v2/me/calls/{id}", self._post_call, name="call_op")
-        r.add_post("/api/v2/me/devices/{device}/calls", self._post_dial, name="dial")
-        r.add_route("*", "/api/v2/notifications", self._notifications, name="notifications")
+        rest_v2.add_routes(app.router, self)
+        workspace_v3.add_routes(app.router, self)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -188,6 +173,7 @@ class GwsSimulator:
         agent = self._agent_for_dn(dn)
         device = device_resource(agent.device_id, dn, state, self.base_url)
         self.bayeux.publish(agent.username, DEVICES_CHANNEL, device_message(device))
+        self.bayeux.publish(agent.username, workspace_v3.VOICE_CHANNEL, workspace_v3.dn_message(agent, state))
 
     def publish_raw(self, dn: str, channel: str, data: Any) -> int:
         """Publish anything (malformed messages included) to ``dn``'s agent. Returns receivers."""
@@ -217,10 +203,11 @@ class GwsSimulator:
         self.bayeux.drop_clients(username)
 
     def fail_next(self, status: int, times: int = 1, endpoint: str = "*") -> None:
-        """The next ``times`` requests to ``endpoint`` fail with ``status``. Endpoints: ``me``,
-        ``start``, ``voice``, ``calls``, ``call_op``, ``dial``, ``notifications`` (HTTP level), or a
-        Bayeux meta channel (``/meta/handshake``, ``/meta/connect``, ``/meta/subscribe``: the Bayeux
-        reply carries ``<status>::...``; 402 advises a new handshake), or ``*`` for any HTTP endpoint."""
+        """The next ``times`` requests to ``endpoint`` fail with ``status``. HTTP endpoints (either
+        dialect): ``me`` (login), ``start`` (StartContactCenterSession / activate-channels),
+        ``voice``, ``calls`` (re-read), ``call_op``, ``dial``, ``notifications`` (Bayeux HTTP), or
+        ``*`` for any of them. Bayeux meta channels (``/meta/handshake``, ``/meta/connect``,
+        ``/meta/subscribe``): the Bayeux reply carries ``<status>::...``; 402 advises a handshake."""
         self._faults.setdefault(endpoint, []).extend([status] * times)
 
     def stall_next(self, endpoint: str, times: int = 1) -> None:
@@ -235,7 +222,7 @@ class GwsSimulator:
     async def _fault_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        name = request.match_info.route.name or ""
+        name = (request.match_info.route.name or "").removeprefix("v3_")  # one fault name, both dialects
         status = self._take_fault(name)
         if status is None:
             status = self._take_fault("*")
@@ -254,14 +241,16 @@ class GwsSimulator:
 
     # ------------------------------------------------------------------ sessions
 
-    def _login(self, request: web.Request) -> tuple[_HttpSession, str]:
+    def login(self, request: web.Request) -> tuple[SimAgent, str, str]:
+        """Basic auth; keeps a valid session cookie, else opens a new session.
+        Returns (agent, session cookie, CSRF token)."""
         agent = self._basic_auth(request)
         cookie = request.cookies.get("JSESSIONID", "")
         session = self._sessions.get(cookie)
         if session is None or session.username != agent.username:
             cookie = secrets.token_hex(16).upper()
             session = self._sessions[cookie] = _HttpSession(agent.username)
-        return session, cookie
+        return agent, cookie, session.csrf
 
     def _basic_auth(self, request: web.Request) -> SimAgent:
         header = request.headers.get("Authorization", "")
@@ -274,7 +263,8 @@ class GwsSimulator:
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="GWS"'})
         return agent
 
-    def _session(self, request: web.Request, *, csrf: bool) -> SimAgent:
+    def authorized(self, request: web.Request, *, csrf: bool) -> SimAgent:
+        """The agent of the request's session: 401 without one, 403 on a missing/wrong CSRF token."""
         session = self._sessions.get(request.cookies.get("JSESSIONID", ""))
         if session is None:
             raise SimulatedError(401, "Session expired or not authenticated")
@@ -282,72 +272,14 @@ class GwsSimulator:
             raise SimulatedError(403, CSRF_REFUSED)
         return self.agents[session.username]
 
-    # ------------------------------------------------------------------ REST handlers
+    # ------------------------------------------------------------------ operations (both dialects)
 
-    async def _get_me(self, request: web.Request) -> web.Response:
-        session, cookie = self._login(request)
-        agent = self.agents[session.username]
-        device = device_resource(agent.device_id, agent.dn, self.agent_states[agent.dn], self.base_url)
-        user = {
-            "id": secrets.token_hex(16),
-            "userName": agent.username,
-            "firstName": agent.username,
-            "lastName": "sim",
-            "roles": ["ROLE_AGENT"],
-            "devices": [device],
-            "channels": ["voice"],
-        }
-        response = web.json_response({"statusCode": 0, "user": user})
-        response.headers["X-CSRF-HEADER"] = CSRF_HEADER
-        response.headers[CSRF_HEADER] = session.csrf
-        response.set_cookie("JSESSIONID", cookie, path="/", httponly=True)
-        return response
-
-    async def _post_me(self, request: web.Request) -> web.Response:
-        agent = self._session(request, csrf=True)
-        name = (await _json_body(request)).get("operationName")
-        if name not in ("StartContactCenterSession", "EndContactCenterSession"):
-            raise SimulatedError(400, f"Unsupported operation {name!r}")
-        if name == "StartContactCenterSession":
-            self.set_agent_state(agent.dn, self.agent_states[agent.dn])
-        return web.json_response({"statusCode": 0})
-
-    async def _post_voice(self, request: web.Request) -> web.Response:
-        agent = self._session(request, csrf=True)
-        name = (await _json_body(request)).get("operationName")
-        if name not in ("Ready", "NotReady", "AfterCallWork", "AuxWork"):
-            raise SimulatedError(400, f"Unsupported operation {name!r}")
-        self.set_agent_state(agent.dn, str(name))
-        return web.json_response({"statusCode": 0})
-
-    async def _get_calls(self, request: web.Request) -> web.Response:
-        agent = self._session(request, csrf=False)
-        resources = [call_resource(c, self.base_url, agent.device_id) for c in self.calls_of(agent.dn)]
-        return web.json_response({"statusCode": 0, "calls": resources})
-
-    async def _post_dial(self, request: web.Request) -> web.Response:
-        agent = self._session(request, csrf=True)
-        body = await _json_body(request)
-        if request.match_info["device"] != agent.device_id or body.get("operationName") != "Dial":
-            raise SimulatedError(400, "Dial needs operationName Dial on the agent's own device")
-        destination = _destination(body)
-        internal = any(a.dn == destination for a in self.agents.values())
-        call_id = self.call_dialing(
-            agent.dn,
-            destination,
-            call_type="Internal" if internal else "Outbound",
-            user_data=body.get("userData") or {},
-        )
-        self._record(Operation(agent.dn, call_id, "Dial", body))
-        return web.json_response({"statusCode": 0})
-
-    async def _post_call(self, request: web.Request) -> web.Response:
-        agent = self._session(request, csrf=True)
-        body = await _json_body(request)
-        call = self.calls.get(request.match_info["id"])
+    def perform(self, agent: SimAgent, call_id: str, name: str, body: dict[str, Any]) -> None:
+        """Apply one call operation asked by ``agent``; ``body`` in the v2 shape (``destination:
+        {phoneNumber}``, ``dtmfDigits``, ``userData``). Raises SimulatedError like GWS refuses."""
+        call = self.calls.get(call_id)
         if call is None or call.dn != agent.dn:
-            raise SimulatedError(404, f"Call {request.match_info['id']} not found")
-        name = str(body.get("operationName", ""))
+            raise SimulatedError(404, f"Call {call_id} not found")
         apply = self._operations.get(name)
         if apply is None:
             raise SimulatedError(400, f"Unsupported operation {name!r}")
@@ -355,12 +287,16 @@ class GwsSimulator:
             raise SimulatedError(400, f"Operation {name} is not allowed in state {call.state}")
         self._record(Operation(agent.dn, call.id, name, body))
         apply(self, call, body)
-        return web.json_response({"statusCode": 0})
 
-    async def _notifications(self, request: web.Request) -> web.StreamResponse:
-        is_post = request.method == "POST"
-        agent = self._session(request, csrf=is_post and self.csrf_on_bayeux)
-        return await self.bayeux.handle_http(request, agent.username)
+    def dial(self, agent: SimAgent, body: dict[str, Any]) -> str:
+        destination = destination_of(body)
+        internal = any(a.dn == destination for a in self.agents.values())
+        call_type = "Internal" if internal else "Outbound"
+        call_id = self.call_dialing(
+            agent.dn, destination, call_type=call_type, user_data=body.get("userData")
+        )
+        self._record(Operation(agent.dn, call_id, "Dial", body))
+        return call_id
 
     # ------------------------------------------------------------------ operations -> call changes
 
@@ -381,14 +317,14 @@ class GwsSimulator:
         """Digits are only recorded (``operations``): GWS publishes nothing for them."""
 
     def _single_step_transfer(self, call: SimCall, body: dict[str, Any]) -> None:
-        _destination(body)
+        destination_of(body)
         self.release(call.id)
 
     def _update_user_data(self, call: SimCall, body: dict[str, Any]) -> None:
         self.attach_user_data(call.id, dict(body.get("userData") or {}))
 
     def _initiate_consultation(self, call: SimCall, body: dict[str, Any], kind: str) -> None:
-        destination = _destination(body)
+        destination = destination_of(body)
         consult = SimCall(
             call.dn,
             new_call_uuid(),
@@ -452,10 +388,16 @@ class GwsSimulator:
         self.calls.pop(call.id, None)
 
     def _publish_call(self, call: SimCall, notification: str) -> None:
+        """Both dialects' messages: each client only gets the channels it subscribed to."""
         agent = self._agent_for_dn(call.dn)
-        self.bayeux.publish(
-            agent.username, CALLS_CHANNEL, call_message(call, notification, self.base_url, agent.device_id)
-        )
+        v2 = call_message(call, notification, self.base_url, agent.device_id)
+        self.bayeux.publish(agent.username, CALLS_CHANNEL, v2)
+        v3 = workspace_v3.call_message(call, notification, self.peer_conn_id(call))
+        self.bayeux.publish(agent.username, workspace_v3.VOICE_CHANNEL, v3)
+
+    def peer_conn_id(self, call: SimCall) -> str:
+        peer = self.calls.get(call.consult_peer)
+        return peer.conn_id if peer else ""
 
     def _record(self, operation: Operation) -> None:
         self.operations.append(operation)
@@ -467,21 +409,3 @@ class GwsSimulator:
             if agent.dn == dn:
                 return agent
         raise KeyError(f"no simulated agent on DN {dn}")
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise SimulatedError(400, "Body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise SimulatedError(400, "Body is not a JSON object")
-    return body
-
-
-def _destination(body: dict[str, Any]) -> str:
-    destination = body.get("destination")
-    number = destination.get("phoneNumber") if isinstance(destination, dict) else None
-    if not isinstance(number, str) or not number:
-        raise SimulatedError(400, "destination.phoneNumber is required")
-    return number
