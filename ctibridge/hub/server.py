@@ -189,9 +189,21 @@ class Hub:
         self.stats.connections += 1
         client: _Client | None = None
         try:
-            client = await self._accept(ws, request)
-            if client is not None:
-                await self._serve(client)
+            admitted = await self._admit(ws)
+            if admitted is None:
+                return ws
+            hello, principal = admitted
+            client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
+                             _TokenBucket(self.rate_per_second, self.rate_burst))
+            self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
+            try:
+                await self._start(client, hello)
+            except StoreUnavailable:
+                await self._close(client, CLOSE_UNAVAILABLE, "state store unavailable")
+                return ws
+            await self._serve(client)
+        except ConnectionError:
+            pass  # the widget went away while we were writing to it
         except Exception:
             log.exception("widget connection failed")
             await ws.close(code=1011, message=b"internal error")
@@ -200,8 +212,8 @@ class Hub:
                 await self._forget(client)
         return ws
 
-    async def _accept(self, ws: web.WebSocketResponse, request: web.Request) -> _Client | None:
-        """hello, token, DN; then register for live deltas and send the snapshot or the backlog."""
+    async def _admit(self, ws: web.WebSocketResponse) -> tuple[HelloMessage, Principal] | None:
+        """hello in time, valid token, DN in the token; or close with the code that says why."""
         try:
             msg = await ws.receive(timeout=self.hello_timeout)
         except TimeoutError:
@@ -230,17 +242,10 @@ class Hub:
             self.stats.forbidden += 1
             await ws.close(code=CLOSE_FORBIDDEN, message=b"dn not in token")
             return None
-        client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
-                         _TokenBucket(self.rate_per_second, self.rate_burst))
-        self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
-        try:
-            await self._start(client, hello)
-        except StoreUnavailable:
-            await self._close(client, CLOSE_UNAVAILABLE, "state store unavailable")
-            return None
-        return client
+        return hello, principal
 
     async def _start(self, client: _Client, hello: HelloMessage) -> None:
+        """The snapshot, or resume + the missed deltas; live deltas queue up meanwhile."""
         dn, since = hello.dn, hello.since
         if since is not None:
             missed = await self.store.since(dn, since.seq)
