@@ -28,6 +28,7 @@ re-acquires the lease on its next renew, but a follower polling at that instant 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections import deque
@@ -134,13 +135,14 @@ def _delta(frame: str) -> Delta:
 class RedisStore(StateStore):
     def __init__(self, url: str, *, prefix: str = "ctibridge", log_length: int = DEFAULT_LOG_LENGTH,
                  owner_ttl: float = 5.0, socket_timeout: float = 1.0, pending_limit: int = 100_000,
-                 retry_interval: float = 0.2) -> None:
+                 retry_interval: float = 0.2, replay_chunk: int = 500) -> None:
         self.url = url
         self.prefix = prefix
         self.log_length = log_length
         self.owner_ttl = owner_ttl
         self.pending_limit = pending_limit
         self.retry_interval = retry_interval
+        self.replay_chunk = replay_chunk  # deltas per script call when catching up: Redis stays responsive
         self.stats = StoreStats()
         self.redis: Redis = Redis.from_url(
             url, protocol=2, decode_responses=True, socket_timeout=socket_timeout,
@@ -171,16 +173,20 @@ class RedisStore(StateStore):
     # ------------------------------------------------------------------ writer
 
     async def _become_writer(self) -> MemoryStore:
-        if self._mirror is not None:
-            return self._mirror
-        try:
-            dump = await self._dump(args=[self.prefix, new_epoch()])
-        except _DOWN:
-            self.stats.redis_failures += 1
-            self._mirror = MemoryStore(log_length=self.log_length)
-            self._reseed = True
-            self._start_catch_up()
-            return self._mirror
+        """The mirror; loaded from Redis the first time. Redis down then: start empty and rewrite
+        Redis when it returns (an owner never gets here that way: it loads on acquiring)."""
+        if self._mirror is None:
+            try:
+                self._mirror = await self._load_mirror()
+            except _DOWN:
+                self.stats.redis_failures += 1
+                self._mirror = MemoryStore(log_length=self.log_length)
+                self._reseed = True
+                self._start_catch_up()
+        return self._mirror
+
+    async def _load_mirror(self) -> MemoryStore:
+        dump = await self._dump(args=[self.prefix, new_epoch()])
         mirror = MemoryStore(log_length=self.log_length, epoch=dump[0])
         mirror.core_state = dump[1] or None
         for i in range(2, len(dump), 4):
@@ -189,7 +195,6 @@ class RedisStore(StateStore):
                 state.apply(_delta(frame))
             state.calls = {str(d.call["id"]): d for d in map(_delta, dump[i + 2])}
             state.seq = int(dump[i + 3])
-        self._mirror = mirror
         return mirror
 
     @staticmethod
@@ -233,17 +238,17 @@ class RedisStore(StateStore):
     async def _catch_up_loop(self) -> None:
         while True:
             await asyncio.sleep(self.retry_interval)
-            async with self._write_lock:
+            async with self._write_lock:  # appends queue behind us meanwhile
                 try:
-                    await self._catch_up_step()
+                    while self._pending or self._reseed:
+                        await self._catch_up_step()
                 except _DOWN as err:
                     log.info("redis still unavailable: %s", err)
                     continue
-                if not self._pending and not self._reseed:
-                    self._catch_up = None
-                    self.stats.fallback_active = False
-                    log.info("redis caught up")
-                    return
+                self._catch_up = None
+                self.stats.fallback_active = False
+                log.info("redis caught up")
+                return
 
     async def _catch_up_step(self) -> None:
         assert self._mirror is not None
@@ -253,9 +258,10 @@ class RedisStore(StateStore):
         if self._reseed:
             await self._reseed_from(mirror)
             return
-        batch = list(self._pending)
-        await self._append(args=[self.prefix, mirror.epoch, self.log_length, mirror.core_state or "",
-                                 *self._args(batch)])
+        batch = list(itertools.islice(self._pending, self.replay_chunk))
+        last = len(batch) == len(self._pending)  # the core state goes with the last deltas
+        await self._append(args=[self.prefix, mirror.epoch, self.log_length,
+                                 (mirror.core_state or "") if last else "", *self._args(batch)])
         for _ in batch:
             self._pending.popleft()
         self.stats.replayed += len(batch)
@@ -335,8 +341,13 @@ class RedisStore(StateStore):
             log.warning("redis lease check failed: %s", err)
             return self._owner == instance_id
         if held and self._owner != instance_id:
+            if self._mirror is None:
+                try:
+                    self._mirror = await self._load_mirror()
+                except _DOWN:  # not owner until we have its state; the next renew tries again
+                    self.stats.redis_failures += 1
+                    return False
             self._owner = instance_id
-            await self._become_writer()
         elif not held and self._owner == instance_id:
             await self._stop_writing()
         return held
