@@ -43,6 +43,7 @@ class BayeuxClient:
     queue: list[Message] = field(default_factory=list)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     connected_once: bool = False
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # set while a /meta/connect is held
     gone: bool = False
 
     def matches(self, channel: str) -> bool:
@@ -205,8 +206,10 @@ class BayeuxServer:
         # the first connect returns at once (CometD does this so a client's open() is quick)
         if client.connected_once and not client.queue:
             client.wakeup.clear()
+            client.holding.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(client.wakeup.wait(), self.advice.timeout_ms / 1000)
+            client.holding.clear()
         client.connected_once = True
         if client.gone:
             return [self._error(base, 402)]
