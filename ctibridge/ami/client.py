@@ -151,6 +151,7 @@ class AmiClient:
         self.callback_errors = 0
         self._manager: _Manager | None = None
         self._session = 0  # bumped at every login and loss, so stale tasks notice
+        self._announced = False  # "connected" was reported for the current TCP session
         self._login_id = ""
         self._refusal: AmiLoginRefused | None = None
         self._lost_reason = ""
@@ -313,6 +314,10 @@ class AmiClient:
         self.logged_in = self.ready = False
         self._session += 1
         self._fail_in_flight(f"AMI connection lost ({reason})")
+        if not self._announced:  # never logged in (refused login, closed at once): no news
+            log.debug("AMI: connection to %s closed before login (%s)", self._address, reason)
+            return
+        self._announced = False
         log.warning("AMI: connection to %s lost (%s); reconnecting", self._address, reason)
         self._link("lost", self.clock())
 
@@ -335,7 +340,7 @@ class AmiClient:
         self._failures = 0
         self._refusal = None
         self.backoff.reset()
-        self.logged_in = True
+        self.logged_in = self._announced = True
         self._session += 1
         self._link("connected", t)
         self._spawn(self._after_login(self._session))
