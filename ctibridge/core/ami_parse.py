@@ -40,11 +40,12 @@ MAX_FRAME = 1 << 20  # a frame larger than 1 MiB is not AMI; drop it rather than
 class AmiFramer:
     """Sans-IO framer: ``feed(bytes) -> [raw message, ...]``."""
 
-    __slots__ = ("_buf", "_greeted", "oversized")
+    __slots__ = ("_buf", "_greeted", "_sep", "oversized")
 
     def __init__(self, expect_greeting: bool = True) -> None:
         self._buf = bytearray()
         self._greeted = not expect_greeting
+        self._sep = b""  # b"\r\n\r\n" or b"\n\n", learnt from the first line ending seen
         self.oversized = 0
 
     def feed(self, data: bytes) -> list[RawMessage]:
@@ -54,59 +55,57 @@ class AmiFramer:
         if not self._greeted:
             nl = buf.find(b"\n")
             if nl < 0:
-                return out
+                return self._bounded(out)
             line = bytes(buf[:nl]).decode("utf-8", "replace").rstrip("\r")
             if line.startswith("Asterisk Call Manager"):
                 out.append({GREETING_KEY: line})
                 del buf[: nl + 1]
             self._greeted = True
+        if not self._sep:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                return self._bounded(out)
+            self._sep = b"\r\n\r\n" if nl > 0 and buf[nl - 1] == 0x0D else b"\n\n"
+        sep, size = self._sep, len(self._sep)
         start = 0
         while True:
-            end, sep = _frame_end(buf, start)
+            end = buf.find(sep, start)
             if end < 0:
                 break
             frame = bytes(buf[start:end])
-            start = end + sep
+            start = end + size
             if frame.strip():
                 out.append(parse_frame(frame.decode("utf-8", "replace")))
         del buf[:start]
-        if len(buf) > MAX_FRAME:
+        return self._bounded(out)
+
+    def _bounded(self, out: list[RawMessage]) -> list[RawMessage]:
+        if len(self._buf) > MAX_FRAME:
             self.oversized += 1
-            buf.clear()
+            self._buf.clear()
         return out
-
-
-def _frame_end(buf: bytearray, start: int) -> tuple[int, int]:
-    crlf = buf.find(b"\r\n\r\n", start)
-    lf = buf.find(b"\n\n", start)
-    if crlf >= 0 and (lf < 0 or crlf <= lf):
-        return crlf, 4
-    if lf >= 0:
-        return lf, 2
-    return -1, 0
 
 
 def parse_frame(text: str) -> RawMessage:
     """One AMI block ("Key: Value" lines) -> raw message. Lines without a colon are kept under
     ``_content`` (the body of ``Response: Follows``)."""
     msg: RawMessage = {}
-    for line in text.split("\n"):
-        line = line.rstrip("\r")
-        key, colon, value = line.partition(":")
-        if not colon or " " in key:
-            if line:
-                prev = msg.get("_content", "")
-                msg["_content"] = f"{prev}\n{line}" if prev else line
-            continue
-        if value.startswith(" "):
-            value = value[1:]
+    for line in text.replace("\r\n", "\n").split("\n"):
+        key, sep, value = line.partition(": ")  # the hot path: "Key: Value"
+        if not sep or " " in key:
+            key, sep, value = line.partition(":")  # "Key:" (empty), "Key:Value", or body text
+            if not sep or " " in key:
+                if line:
+                    prev = msg.get("_content", "")
+                    msg["_content"] = f"{prev}\n{line}" if prev else line
+                continue
         old = msg.get(key)
         if old is None:
             msg[key] = value
-        elif isinstance(old, list):
-            old.append(value)
-        else:
+        elif isinstance(old, str):
             msg[key] = [old, value]
+        else:
+            old.append(value)
     return msg
 
 
@@ -114,7 +113,7 @@ def iter_capture(data: bytes) -> Iterator[RawMessage]:
     """Raw messages of a whole capture file (the bytes of an AMI socket)."""
     framer = AmiFramer()
     yield from framer.feed(data)
-    yield from framer.feed(b"\r\n\r\n")  # flush a last frame without its blank line
+    yield from framer.feed(framer._sep or b"\n\n")  # flush a last frame without its blank line
 
 
 # --------------------------------------------------------------------------- normalization
