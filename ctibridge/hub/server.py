@@ -13,7 +13,7 @@ Per connection: Origin check before the upgrade (HTTP 403), ``hello`` within ``h
 token (4401), DN in token (4403), then ``snapshot`` or ``resume`` + the missed deltas, then live
 deltas. The connection is registered for live deltas *before* the backlog is read, and each
 client keeps its last sent ``seq``: a delta at or below it is dropped (already in the snapshot or
-backlog, or published twice, e.g. by ``publish`` and ``follow`` on the owner); one that skips
+backlog, or published twice: by ``publish`` and ``follow`` on the owner); one that skips
 ahead closes the connection with 1012 so the widget resumes with ``since`` (never a silent gap).
 
 Every outgoing frame goes through the client's bounded queue, written by one task per client, so
@@ -117,6 +117,7 @@ class _Client:
     queue: asyncio.Queue[str | Delta]
     bucket: _TokenBucket
     last_seq: int = -1  # -1: snapshot/backlog not sent yet, queue holds what arrived meanwhile
+    queued_seq: int = 0  # highest delta seq put in the queue: a second copy is not queued
     closing: bool = False
     writer: asyncio.Task[None] | None = None
     closer: asyncio.Task[None] | None = None
@@ -168,6 +169,10 @@ class Hub:
     def _offer(self, client: _Client, item: str | Delta) -> None:
         if client.closing:
             return
+        if isinstance(item, Delta):
+            if item.seq <= client.queued_seq:
+                return  # the same delta from publish and from follow (the owner does both)
+            client.queued_seq = item.seq
         try:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:

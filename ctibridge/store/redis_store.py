@@ -12,7 +12,8 @@ Layout under ``prefix`` (default ``ctibridge``):
 ``{p}:deltas``         pub/sub  every applied frame, for followers
 =====================  =======  ==========================================================
 
-A batch is applied by one Lua script (atomic, idempotent per seq, publishes what it applied).
+A batch is applied by one Lua script (``redis_scripts.APPEND``: atomic, idempotent per seq,
+publishes what it applied).
 
 The writer (the instance that appends: the owner) keeps a ``MemoryStore`` mirror and serves its
 own reads from it. When Redis fails, the writer keeps running on the mirror (``stats``
@@ -42,91 +43,13 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from ctibridge.core.deltas import Delta
+from ctibridge.store import redis_scripts as scripts
 from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
 from ctibridge.store.port import StateStore, StoreStats, StoreUnavailable, Subscription, contiguous_after
 
 log = logging.getLogger(__name__)
 
 _DOWN = (RedisError, OSError, asyncio.TimeoutError)
-
-_APPEND = """
-local p = ARGV[1]
-if redis.call('GET', p .. ':epoch') ~= ARGV[2] then return redis.error_reply('EPOCH changed') end
-local maxlen = tonumber(ARGV[3])
-local applied = 0
-for i = 5, #ARGV, 5 do
-  local dn, seq, id, op, frame = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
-  if seq > cur then
-    local log, calls = p .. ':log:' .. dn, p .. ':calls:' .. dn
-    if seq > cur + 1 then redis.call('DEL', log) end
-    if op == 'removed' then
-      redis.call('HDEL', calls, id)
-    else
-      redis.call('HSET', calls, id, frame)
-    end
-    redis.call('RPUSH', log, frame)
-    redis.call('LTRIM', log, -maxlen, -1)
-    redis.call('HSET', p .. ':seq', dn, seq)
-    redis.call('PUBLISH', p .. ':deltas', frame)
-    applied = applied + 1
-  end
-end
-if ARGV[4] ~= '' then redis.call('SET', p .. ':core', ARGV[4]) end
-return applied
-"""
-
-# Readers and the new writer start the stream if Redis has none (ARGV[2] is a fresh epoch): every
-# instance then agrees on it. A writer whose mirror holds another epoch rewrites Redis (reseed).
-_EPOCH = """
-local p = ARGV[1]
-local epoch = redis.call('GET', p .. ':epoch')
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', p .. ':epoch', epoch)
-end
-"""
-
-_SNAPSHOT = _EPOCH + """
-local dn = ARGV[3]
-return {epoch, redis.call('HGET', p .. ':seq', dn) or '0', redis.call('HVALS', p .. ':calls:' .. dn)}
-"""
-
-_SINCE = _EPOCH + """
-local dn = ARGV[3]
-local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
-local missing = cur - tonumber(ARGV[4])
-local frames = {}
-if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, -1) end
-return {epoch, tostring(cur), frames}
-"""
-
-# Everything, atomically: the new writer's mirror starts from it.
-_DUMP = _EPOCH + """
-local out = {epoch, redis.call('GET', p .. ':core') or ''}
-local seqs = redis.call('HGETALL', p .. ':seq')
-for i = 1, #seqs, 2 do
-  local dn = seqs[i]
-  table.insert(out, dn)
-  table.insert(out, redis.call('LRANGE', p .. ':log:' .. dn, 0, -1))
-  table.insert(out, redis.call('HVALS', p .. ':calls:' .. dn))
-  table.insert(out, seqs[i + 1])
-end
-return out
-"""
-
-_LEASE = """
-local cur = redis.call('GET', KEYS[1])
-if cur == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-return 0
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 
 def _delta(frame: str) -> Delta:
     return Delta.from_message(json.loads(frame))
@@ -147,12 +70,12 @@ class RedisStore(StateStore):
         self.redis: Redis = Redis.from_url(
             url, protocol=2, decode_responses=True, socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 0))
-        self._append = self.redis.register_script(_APPEND)
-        self._snapshot = self.redis.register_script(_SNAPSHOT)
-        self._since = self.redis.register_script(_SINCE)
-        self._dump = self.redis.register_script(_DUMP)
-        self._lease = self.redis.register_script(_LEASE)
-        self._release = self.redis.register_script(_RELEASE)
+        self._append = self.redis.register_script(scripts.APPEND)
+        self._snapshot = self.redis.register_script(scripts.SNAPSHOT)
+        self._since = self.redis.register_script(scripts.SINCE)
+        self._dump = self.redis.register_script(scripts.DUMP)
+        self._lease = self.redis.register_script(scripts.LEASE)
+        self._release = self.redis.register_script(scripts.RELEASE)
         self._epoch = ""
         self._owner: str | None = None
         # writer side

@@ -46,6 +46,18 @@ async def test_snapshot_then_ordered_deltas(bridge, session):
     assert view == stream.live
 
 
+async def test_owner_that_publishes_and_follows_sends_each_delta_once(bridge, session):
+    b = await bridge(follow=True, send_queue=4)
+    stream = DeltaStream("5001")
+    widget = Widget(session, b.url)
+    await widget.hello()
+    deltas = stream.take(30)
+    for i in range(0, 30, 3):
+        await b.feed(deltas[i:i + 3], batch=3)
+        assert [(await widget.recv())["seq"] for _ in range(3)] == [i + 1, i + 2, i + 3]
+    assert b.hub.stats.slow_consumers == 0
+
+
 async def test_reconnect_with_last_seq_gets_exactly_the_missed_deltas(bridge, session):
     b = await bridge()
     stream = DeltaStream("5001")

@@ -1,0 +1,84 @@
+"""The Lua scripts of ``RedisStore`` (layout: see ``redis_store``). Each runs atomically.
+
+ARGV[1] is always the key prefix.
+"""
+
+# ARGV: prefix, the writer's epoch (must still be Redis's), log length, core state JSON or "",
+# then per delta: dn, seq, call id, op, frame. Deltas at or below the DN's seq are skipped.
+APPEND = """
+local p = ARGV[1]
+if redis.call('GET', p .. ':epoch') ~= ARGV[2] then return redis.error_reply('EPOCH changed') end
+local maxlen = tonumber(ARGV[3])
+local applied = 0
+for i = 5, #ARGV, 5 do
+  local dn, seq, id, op, frame = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+  if seq > cur then
+    local log, calls = p .. ':log:' .. dn, p .. ':calls:' .. dn
+    if seq > cur + 1 then redis.call('DEL', log) end
+    if op == 'removed' then
+      redis.call('HDEL', calls, id)
+    else
+      redis.call('HSET', calls, id, frame)
+    end
+    redis.call('RPUSH', log, frame)
+    redis.call('LTRIM', log, -maxlen, -1)
+    redis.call('HSET', p .. ':seq', dn, seq)
+    redis.call('PUBLISH', p .. ':deltas', frame)
+    applied = applied + 1
+  end
+end
+if ARGV[4] ~= '' then redis.call('SET', p .. ':core', ARGV[4]) end
+return applied
+"""
+
+# Readers and the new writer start the stream if Redis has none (ARGV[2]: a fresh epoch), so every
+# instance then agrees on it. A writer whose mirror holds another epoch rewrites Redis (reseed).
+EPOCH = """
+local p = ARGV[1]
+local epoch = redis.call('GET', p .. ':epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('SET', p .. ':epoch', epoch)
+end
+"""
+
+SNAPSHOT = EPOCH + """
+local dn = ARGV[3]
+return {epoch, redis.call('HGET', p .. ':seq', dn) or '0', redis.call('HVALS', p .. ':calls:' .. dn)}
+"""
+
+SINCE = EPOCH + """
+local dn = ARGV[3]
+local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+local missing = cur - tonumber(ARGV[4])
+local frames = {}
+if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, -1) end
+return {epoch, tostring(cur), frames}
+"""
+
+# Everything, atomically: the new writer's mirror starts from it.
+DUMP = EPOCH + """
+local out = {epoch, redis.call('GET', p .. ':core') or ''}
+local seqs = redis.call('HGETALL', p .. ':seq')
+for i = 1, #seqs, 2 do
+  local dn = seqs[i]
+  table.insert(out, dn)
+  table.insert(out, redis.call('LRANGE', p .. ':log:' .. dn, 0, -1))
+  table.insert(out, redis.call('HVALS', p .. ':calls:' .. dn))
+  table.insert(out, seqs[i + 1])
+end
+return out
+"""
+
+LEASE = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
