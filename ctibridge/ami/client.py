@@ -12,6 +12,12 @@ What it adds to panoramisk (see docs/research on its defects):
   re-send it after a reconnect, which for a Redirect minutes later is wrong);
 * liveness by our own Ping with a float deadline (panoramisk never checks the Pong);
 * one reconnect loop (panoramisk's, with our exponential backoff), quiet logs with a reason.
+
+The AMI user needs ``read=call,dialplan,system`` (system: FullyBooted and Shutdown) and, for the
+resync, ``write=system`` or ``reporting`` (CoreShowChannels, PJSIPShowRegistrationsOutbound; Ping
+needs none). ``booted`` and ``shutdown`` are also in the message stream itself (FullyBooted,
+Shutdown), where ``core.ami_parse.parse_ami`` finds them: a consumer feeding both callbacks into
+the core should take them from one of the two only.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ Dialplan it relies on (ctibridge.gateway.generator): ``ctibridge-hold`` (exten `
 MusicOnHold, exten ``park`` runs Wait), ``ctibridge-xfer`` (``_X.`` dials a DN or the trunk),
 features.conf ``atxfer => *2`` and ``Dial(...,tT)`` for the agent legs.
 
-AMI privileges (manager.conf ``write=``) each action needs, from ``manager show command``:
+AMI privileges (manager.conf ``write=``) each action needs, as Asterisk 22's
+``manager show command`` lists them (any one listed class suffices):
 
 =========================  ===============  =======================================
 operation                  AMI action       write privilege
@@ -22,7 +23,8 @@ complete_transfer, hangup  Hangup           system or call
 dtmf                       PlayDTMF         call
 (verification on failure)  Bridge, Hangup   call
 =========================  ===============  =======================================
-Confirmation needs ``read=call`` (Newexten needs ``dialplan``: not used here).
+Confirmation reads events: ``read=call`` (MusicOnHoldStart, BridgeEnter, Hangup, BlindTransfer,
+AttendedTransfer, Newchannel) and ``read=dialplan`` (Newexten: the agent reaching ``park``).
 """
 
 from __future__ import annotations
