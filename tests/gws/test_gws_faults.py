@@ -184,3 +184,32 @@ async def test_malformed_messages_counted_skipped_no_crash(sim: GwsSimulator, ag
         "id: expected a string, got list",
     ]
     assert all(s.status == "connected" for s in bridge.status())
+
+
+async def test_stalled_handshake_is_bounded_and_retried(sim: GwsSimulator) -> None:
+    sim.stall_next("notifications")  # one agent's first handshake POST never gets an answer
+    bridge, recorder = await started_agents(sim, "v2", open_timeout=0.5)
+    try:
+        assert [detail for _, status, detail in recorder.links if status == "lost"] == ["TimeoutError: "]
+    finally:
+        await bridge.stop()
+
+
+async def test_server_down_then_back_on_the_same_port(sim: GwsSimulator, agents: Agents) -> None:
+    """Longer than connection_timeout: the library gives up (TransportTimeoutError) and the
+    supervisor rebuilds, failing to log in (connection refused) with backoff until GWS is back."""
+    bridge, recorder = agents
+    call_id = await established_call(sim, bridge, recorder)
+    port = int(sim.base_url.rsplit(":", 1)[1])
+    await sim.stop()
+
+    def gave_up() -> bool:
+        return any(dn == "5001" and "TransportTimeoutError" in detail for dn, _, detail in recorder.links)
+
+    await recorder.wait_for(gave_up, within=6)
+    sim.set_state(call_id, "Held")
+    await sim.start(port=port)
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") >= 2, within=10)
+    assert snapshots(recorder, "5001")[-1].calls[0].state == "Held"
+    await bridge.operations("5001").retrieve(call_id)
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
