@@ -96,6 +96,7 @@ async def test_peer_that_stops_answering_is_dropped_and_reconnected(
             await client.send({"Action": "Status"}, timeout_s=0.2)
         await until(lambda: "lost" in recorder.links(), "dead peer detected")
         assert "no Pong within 0.3s" in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # one WARNING, no noise
         fake.answering = True
         await client.wait_ready(DEADLINE)
         assert fake.connections == 2
