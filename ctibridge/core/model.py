@@ -72,6 +72,9 @@ CHANNEL_STATE_NAMES = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ri
                        6: "Up", 7: "Busy"}
 
 
+HOLD_CONTEXT = "ctibridge-hold"  # the gateway dialplan context the bridge parks held legs in
+
+
 class Role(StrEnum):
     AGENT = "agent"  # the DN's own PJSIP endpoint (the browser)
     TRUNK = "trunk"  # the Genesys SIP Server trunk
@@ -108,12 +111,15 @@ class Leg:
         if ch.caller_name:
             self.caller_name = ch.caller_name
 
+    def parked(self) -> bool:
+        """In the bridge's hold context and not bridged: put there by an AMI hold. (After the
+        ``Bridge`` that retrieves it, Asterisk still reports that context, but in a bridge.)"""
+        return self.context == HOLD_CONTEXT and not self.bridge_id
+
     def view(self) -> dict[str, Any]:
         return {"uniqueid": self.uniqueid, "name": self.name, "role": self.role.value,
                 "state": CHANNEL_STATE_NAMES.get(self.state, str(self.state)) if self.alive else "Gone"}
 
-
-HOLD_CONTEXT = "ctibridge-hold"
 
 
 @dataclass(slots=True)
@@ -153,13 +159,12 @@ class AsteriskSide:
 
     def held(self) -> bool:
         for leg in self.legs.values():
-            if leg.alive and (leg.held or leg.context == HOLD_CONTEXT or
-                              (leg.role is Role.TRUNK and leg.moh)):
+            if leg.alive and (leg.held or leg.parked() or (leg.role is Role.TRUNK and leg.moh)):
                 return True
         return False
 
     def held_by_bridge(self) -> bool:
-        return any(leg.alive and leg.context == HOLD_CONTEXT for leg in self.legs.values())
+        return any(leg.alive and leg.parked() for leg in self.legs.values())
 
     def remote(self) -> tuple[str, str]:
         """(number, name) of the far party as Asterisk saw it."""
