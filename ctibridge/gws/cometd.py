@@ -112,7 +112,7 @@ class CometdLink:
             self.url,
             self._connection_types,
             connection_timeout=self._timeouts.connection,
-            extensions=[watch],
+            extensions=[_AdviceInSeconds(), watch],
             http=self._http,
         )
         try:
@@ -204,6 +204,21 @@ class _LinkWatch(Extension):  # type: ignore[misc]
             self._resubscribing = False
             self.up = True
             payload.append(_marker("resubscribed", ""))
+
+
+class _AdviceInSeconds(Extension):  # type: ignore[misc]
+    """Bayeux ``advice.interval`` is in milliseconds, but the library sleeps that many *seconds*
+    before its next connect (``TransportBase._connect_done``); an ``interval: 1000`` would stall
+    the link for 17 minutes. Convert it before the library stores the advice."""
+
+    async def outgoing(self, payload: list[Message], headers: dict[str, str]) -> None:
+        return None
+
+    async def incoming(self, payload: list[Message], headers: Any = None) -> None:
+        for message in payload:
+            advice = message.get("advice")
+            if isinstance(advice, dict) and isinstance(advice.get("interval"), int | float):
+                advice["interval"] = advice["interval"] / 1000
 
 
 def _marker(status: str, detail: str) -> Message:

@@ -4,6 +4,7 @@ must not touch the other."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import AGENTS, Recorder, gws_settings, started_agents
 
 from ctibridge.core.events import GwsCallsSnapshot, GwsCallUpdate, ParseError
 from ctibridge.gws import GwsAgents, GwsOperationError
-from ctibridge.sim.gws import GwsSimulator, SimAgent
+from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
 
 Agents = tuple[GwsAgents, Recorder]
 
@@ -213,3 +214,29 @@ async def test_server_down_then_back_on_the_same_port(sim: GwsSimulator, agents:
     assert snapshots(recorder, "5001")[-1].calls[0].state == "Held"
     await bridge.operations("5001").retrieve(call_id)
     await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
+
+
+async def test_advice_interval_is_milliseconds(sim: GwsSimulator) -> None:
+    """The library would sleep advice.interval *seconds* between connects; 300 ms must stay 300 ms."""
+    sim.bayeux.advice = Advice(timeout_ms=1500, interval_ms=300)
+    bridge, recorder = await started_agents(sim, "v2")
+    try:
+        for _ in range(3):  # each delivery ends a connect; the next one waits the interval
+            call_id = sim.call_ringing("5001", ani="+15550001000")
+            await recorder.wait_for(lambda c=call_id: last_state(recorder, c) == "Ringing", within=3)
+    finally:
+        await bridge.stop()
+
+
+async def test_library_noise_stays_out_of_the_logs(
+    sim: GwsSimulator, agents: Agents, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge, recorder = agents
+    caplog.set_level(logging.INFO)
+    sim.drop_sessions()
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 2)
+    sim.restart()
+    await recorder.wait_for(lambda: recorder.link_count("connected", "5001") == 3)
+    await bridge.stop()
+    noisy = [r for r in caplog.records if r.name.startswith(("aiocometd_noloop", "asyncio"))]
+    assert noisy == []
