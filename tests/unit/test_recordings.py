@@ -125,3 +125,35 @@ def test_paired_logs_are_reproducible_from_their_sources() -> None:
     for scn in build_paired.SCENARIOS:
         built = "".join(r.to_json() + "\n" for r in build_paired.build(scn, template))
         assert built == (RECORDINGS / f"{scn.name}.jsonl").read_text(encoding="utf-8"), scn.name
+
+
+def test_blind_transfer_moves_the_customer_to_another_dn() -> None:
+    deltas = run(RECORDINGS / "asterisk-blind-transfer-to-another-dn.jsonl")
+    first = [d for d in deltas if d.dn == "5001"]
+    second = [d for d in deltas if d.dn == "5002"]
+    assert states(first) == ["ringing", "established", "transferring", "released"]
+    assert states(second)[0] == "ringing" and "established" in states(second)
+    assert second[-1].call["remote"]["name"] == "José Müller"  # the same customer, now on 5002
+    assert first[-1].call["call_uuid"] == second[-1].call["call_uuid"]
+
+
+def test_consult_transfer_completed_and_cancelled() -> None:
+    done = [d for d in run(RECORDINGS / "asterisk-consult-transfer-completed.jsonl") if d.dn == "5001"]
+    assert "transferring" in states(done) and states(done)[-1] == "released"
+    cancelled = [d for d in run(RECORDINGS / "asterisk-consult-transfer-cancelled.jsonl") if d.dn == "5001"]
+    after = states(cancelled)[states(cancelled).index("transferring"):]
+    assert "established" in after  # back with the customer after the cancel
+
+
+def test_hold_and_retrieve_through_the_bridge() -> None:
+    deltas = run(RECORDINGS / "asterisk-hold-then-retrieve.jsonl")
+    assert states(deltas)[:4] == ["ringing", "established", "held", "established"]
+    retrieved = [d.call for d in deltas if d.call["state"] == "established"][-1]
+    assert retrieved["asterisk"]["bridge_id"] and not retrieved["asterisk"]["held"]
+
+
+def test_restart_and_ami_loss_end_the_calls_they_killed() -> None:
+    for name in ("asterisk-restarted-mid-call", "asterisk-call-events-then-resync-after-ami-loss"):
+        result = replay(read_records(RECORDINGS / f"{name}.jsonl"), settle=5.0)
+        assert result.correlator.calls() == [], name
+        assert result.deltas[-1].op.value == "removed", name
