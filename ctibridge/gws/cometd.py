@@ -24,8 +24,6 @@ from aiocometd_noloop import Client, ConnectionType
 from aiocometd_noloop.exceptions import AiocometdException
 from aiocometd_noloop.extensions import Extension
 
-log = logging.getLogger(__name__)
-
 Message = dict[str, Any]
 LINK_CHANNEL = "/ctibridge/link"  # synthetic, never on the wire: link life in the message stream
 
@@ -88,7 +86,7 @@ class CometdLink:
         quiet_library()
 
     def rebuild(self, reason: BaseException) -> None:
-        """Ask the running link to drop its client and start again (thread: the link's loop)."""
+        """Ask the running link to drop its client and start again (call it from the link's loop)."""
         self._rebuild_reason = reason
         self._rebuild.set()
 

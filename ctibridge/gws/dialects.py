@@ -37,7 +37,6 @@ class Dialect:
     channels: tuple[str, ...]
     calls_path: str  # GET: the agent's calls (the REST re-read)
     start_path: str  # POST after the first CometD connect
-    start_body: dict[str, Any]
 
     def operation(self, name: str, call_id: str, params: OperationParams) -> tuple[str, dict[str, Any]]:
         """(path, JSON body) of one call operation."""
@@ -61,6 +60,11 @@ class Dialect:
             body["consultCallUri"] = f"{self.calls_path}/{params.consult_call_id}"
         return f"{self.calls_path}/{call_id}", body
 
+    def start_body(self, dn: str) -> dict[str, Any]:
+        if self.name == "v3":
+            return {"data": {"dn": dn}}
+        return {"operationName": "StartContactCenterSession", "channels": ["voice"]}
+
     def dial(self, device_id: str, destination: str) -> tuple[str, dict[str, Any]]:
         if self.name == "v3":
             return "/workspace/v3/voice/make-call", {"data": {"destination": destination}}
@@ -77,7 +81,6 @@ V2 = Dialect(
     channels=("/v2/me/calls", "/v2/me/devices"),
     calls_path="/api/v2/me/calls",
     start_path="/api/v2/me",
-    start_body={"operationName": "StartContactCenterSession", "channels": ["voice"]},
 )
 V3 = Dialect(
     name="v3",
@@ -86,6 +89,5 @@ V3 = Dialect(
     channels=("/workspace/v3/voice",),
     calls_path="/workspace/v3/voice/calls",
     start_path="/workspace/v3/activate-channels",
-    start_body={"data": {}},  # the DN is filled in at start
 )
 DIALECTS = {"v2": V2, "v3": V3}

@@ -17,14 +17,6 @@ class LoginFailed(GwsHttpError):
     """The login GET was refused (401/403: credentials) or told us nothing usable."""
 
 
-class SessionExpired(GwsHttpError):
-    """The HTTP session (JSESSIONID) is gone: 401 where a session was expected."""
-
-
-class CsrfRejected(GwsHttpError):
-    """403 "Missing or invalid Csrf token"."""
-
-
 class GwsOperationError(Exception):
     """A call operation failed: ``status`` is None for a timeout or a network failure."""
 

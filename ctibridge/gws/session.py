@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,8 +30,10 @@ from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
 from ctibridge.gws.cometd import Backoff, CometdLink, LinkTimeouts
 from ctibridge.gws.dialects import DIALECTS, Dialect
-from ctibridge.gws.errors import CsrfRejected, GwsHttpError, LoginFailed, SessionExpired
+from ctibridge.gws.errors import GwsHttpError, LoginFailed
 from ctibridge.gws.settings import GwsAgent, GwsSettings
+
+log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, dict[str, Any], float], Awaitable[None] | None]
 OnLink = Callable[[str, str, float, str], Awaitable[None] | None]
@@ -147,21 +150,18 @@ class GwsSession:
             return parsed, response
 
     async def _start_contact_center_session(self) -> None:
-        body = self.dialect.start_body
-        if self.dialect.name == "v3":
-            body = {"data": {"dn": self.dn}}
-        await self.request("POST", self.dialect.start_path, body)
+        await self.request("POST", self.dialect.start_path, self.dialect.start_body(self.dn))
 
     async def reread_calls(self) -> None:
         body, _ = await self.request("GET", self.dialect.calls_path)
-        await _maybe_await(
-            self._on_message(self.dn, {"rest": "calls", "dn": self.dn, "body": body}, self._clock())
+        await self._deliver(
+            self._on_message, self.dn, {"rest": "calls", "dn": self.dn, "body": body}, self._clock()
         )
 
     # ------------------------------------------------------------------ link callbacks
 
     async def _on_bayeux(self, message: dict[str, Any]) -> None:
-        await _maybe_await(self._on_message(self.dn, message, self._clock()))
+        await self._deliver(self._on_message, self.dn, message, self._clock())
 
     async def _on_up(self, how: str) -> None:
         if how == "connected":  # a fresh build: new HTTP session state on the server side
@@ -172,22 +172,25 @@ class GwsSession:
     async def _on_down(self, reason: BaseException | str) -> None:
         if isinstance(reason, LoginFailed):
             await self._link_event("login_failed", str(reason))
-        elif isinstance(reason, SessionExpired):
-            await self._link_event("session_expired", str(reason))
-        elif isinstance(reason, CsrfRejected):
-            await self._link_event("csrf_failed", str(reason))
-        elif isinstance(reason, GwsHttpError) and reason.status == 401:
-            await self._link_event("session_expired", str(reason))
-        elif isinstance(reason, GwsHttpError) and reason.status == 403:
-            await self._link_event("csrf_failed", str(reason))
+        elif isinstance(reason, GwsHttpError) and reason.status in (401, 403):
+            await self._link_event("session_expired" if reason.status == 401 else "csrf_failed", str(reason))
+        elif isinstance(reason, str):
+            await self._link_event("lost", reason)
         else:
-            await self._link_event(
-                "lost", reason if isinstance(reason, str) else f"{type(reason).__name__}: {reason}"
-            )
+            await self._link_event("lost", f"{type(reason).__name__}: {reason}")
 
     async def _link_event(self, status: str, detail: str) -> None:
         self.status, self.detail = status, detail
-        await _maybe_await(self._on_link(self.dn or self.agent.username, status, self._clock(), detail))
+        await self._deliver(self._on_link, self.dn or self.agent.username, status, self._clock(), detail)
+
+    async def _deliver(self, callback: Callable[..., Awaitable[None] | None], *args: Any) -> None:
+        """A consumer's bug must not tear the GWS link down: log it and go on."""
+        try:
+            result = callback(*args)
+            if result is not None:
+                await result
+        except Exception:
+            log.exception("GWS %s: %s failed", self.agent.username, getattr(callback, "__name__", callback))
 
     # ------------------------------------------------------------------ HTTP middleware
 
@@ -202,8 +205,7 @@ class GwsSession:
             and response.status in (401, 403)
             and self._link
         ):
-            error = SessionExpired if response.status == 401 else CsrfRejected
-            self._link.rebuild(error(response.status, f"Bayeux {request.method} refused"))
+            self._link.rebuild(GwsHttpError(response.status, f"Bayeux {request.method} refused"))
         return response
 
 
@@ -220,8 +222,3 @@ def _server_message(body: Any) -> str:
         v3_message = status.get("message") if isinstance(status, dict) else None
         return str(body.get("statusMessage") or v3_message or body.get("message") or body)[:300]
     return str(body).strip()[:300]
-
-
-async def _maybe_await(result: Awaitable[None] | None) -> None:
-    if result is not None:
-        await result

@@ -4,8 +4,10 @@ must not touch the other."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from conftest import AGENTS, Recorder, gws_settings, started_agents
@@ -240,3 +242,32 @@ async def test_library_noise_stays_out_of_the_logs(
     await bridge.stop()
     noisy = [r for r in caplog.records if r.name.startswith(("aiocometd_noloop", "asyncio"))]
     assert noisy == []
+
+
+async def test_consumer_bug_does_not_tear_the_link_down(
+    sim: GwsSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+    poisoned = sim.call_ringing("5001", ani="+15550009999")  # in the first REST re-read
+
+    def fragile_consumer(dn: str, raw: dict[str, Any], t: float) -> None:
+        if poisoned in json.dumps(raw):
+            raise RuntimeError("consumer bug")
+        recorder.on_message(dn, raw, t)
+
+    bridge = GwsAgents(
+        gws_settings(sim.base_url, AGENTS), on_message=fragile_consumer, on_link=recorder.on_link
+    )
+    await bridge.start()
+    try:
+        await recorder.wait_for(lambda: recorder.link_count("connected") == 2)
+        sim.release(poisoned)
+        call_id = sim.call_ringing("5001", ani="+15550001000")
+        await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
+        assert recorder.link_count("connected", "5001") == 1 and recorder.link_count("lost") == 0
+        assert (
+            sum("consumer bug" in r.getMessage() or "consumer bug" in str(r.exc_info) for r in caplog.records)
+            == 2
+        )
+    finally:
+        await bridge.stop()
