@@ -1,0 +1,262 @@
+// The agent's WebRTC phone: SIP.js registered as the DN on Asterisk over WS/WSS.
+// Every session is keyed by the INVITE's X-Genesys-CallUUID (the gateway adds it), which is the
+// bridge call's `call_uuid`: that is how the panel's call and the audio session find each other.
+
+import { Inviter, Registerer, RegistererState, SessionState, UserAgent } from "./vendor/sip.js/index.js";
+import { backoffDelay } from "./bridge.js";
+
+const AUDIO_ONLY = { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } };
+const STATS_PERIOD_MS = 1000;
+const REGISTER_EXPIRES_S = 300;
+
+/** Reads the media facts the panel shows (and the tests check) from RTCPeerConnection.getStats. */
+export async function mediaStats(pc) {
+  const media = { ice: pc.iceConnectionState, dtls: "new", inBytes: 0, outBytes: 0, codec: "", pair: "" };
+  const report = await pc.getStats();
+  const byId = new Map();
+  report.forEach((s) => byId.set(s.id, s));
+  for (const s of byId.values()) {
+    if (s.type === "inbound-rtp" && s.kind === "audio") {
+      media.inBytes = s.bytesReceived ?? 0;
+      media.codec = byId.get(s.codecId)?.mimeType ?? "";
+    } else if (s.type === "outbound-rtp" && s.kind === "audio") {
+      media.outBytes = s.bytesSent ?? 0;
+    } else if (s.type === "transport") {
+      media.dtls = s.dtlsState ?? media.dtls;
+      const pair = byId.get(s.selectedCandidatePairId);
+      const local = byId.get(pair?.localCandidateId);
+      const remote = byId.get(pair?.remoteCandidateId);
+      if (local && remote) media.pair = `${local.address}:${local.port} <-> ${remote.address}:${remote.port}`;
+    }
+  }
+  return media;
+}
+
+/** Maps a getUserMedia failure onto the error the agent can act on. */
+function microphoneError(error) {
+  if (error?.name === "NotAllowedError" || error?.name === "SecurityError") return "denied";
+  if (error?.name === "NotFoundError") return "missing";
+  return "failed";
+}
+
+/**
+ * Events: "change" (anything the view shows changed).
+ * state.transport: disconnected | connecting | connected
+ * state.registration: unregistered | registered | refused
+ * state.error: null | asterisk_unreachable | sip_refused
+ * state.mic: unknown | ok | denied | missing | failed | no_media_api (insecure context: needs HTTPS)
+ * sessions: Map key -> {key, callUuid, direction, remote {number, name}, state, muted, media, session}
+ *   state: ringing | dialing | established | ended
+ */
+export class Phone extends EventTarget {
+  #ua = null;
+  #registerer = null;
+  #attempt = 0;
+  #retryTimer = null;
+  #statsTimer = null;
+  #stopped = false;
+
+  constructor(config) {
+    super();
+    this.config = config;
+    this.state = { transport: "disconnected", registration: "unregistered", error: null, mic: "unknown",
+      retryInMs: 0 };
+    this.sessions = new Map();
+  }
+
+  async start() {
+    this.#stopped = false;
+    this.#checkMicrophone();
+    const uri = UserAgent.makeURI(`sip:${this.config.dn}@${this.config.sipDomain}`);
+    this.#ua = new UserAgent({
+      uri,
+      transportOptions: { server: this.config.asteriskUrl },
+      authorizationUsername: this.config.dn,
+      authorizationPassword: this.config.sipPassword,
+      logBuiltinEnabled: false,
+      sessionDescriptionHandlerFactoryOptions: {
+        peerConnectionConfiguration: { iceServers: this.config.iceServers },
+        iceGatheringTimeout: 2000,
+      },
+      delegate: {
+        onConnect: () => this.#onConnect(),
+        onDisconnect: (error) => this.#onDisconnect(error),
+        onInvite: (invitation) => this.#onInvite(invitation),
+      },
+    });
+    this.#registerer = new Registerer(this.#ua, { expires: REGISTER_EXPIRES_S });
+    this.#registerer.stateChange.addListener((s) => {
+      if (s === RegistererState.Registered) this.#update({ registration: "registered", error: null });
+      else if (this.state.registration !== "refused") this.#update({ registration: "unregistered" });
+    });
+    globalThis.addEventListener?.("online", () => this.#reconnectNow());
+    this.#statsTimer = setInterval(() => this.#sampleStats(), STATS_PERIOD_MS);
+    this.#update({ transport: "connecting" });
+    try {
+      await this.#ua.start();
+    } catch {
+      this.#scheduleReconnect();
+    }
+  }
+
+  async stop() {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#statsTimer);
+    for (const s of this.sessions.values()) this.#end(s);
+    await this.#registerer?.unregister().catch(() => {});
+    await this.#ua?.stop();
+  }
+
+  findByCallUuid(callUuid) {
+    if (!callUuid) return undefined;
+    for (const s of this.sessions.values()) if (s.callUuid === callUuid) return s;
+    return undefined;
+  }
+
+  async answer(key) {
+    const s = this.sessions.get(key);
+    if (!s || s.state !== "ringing") return;
+    try {
+      await s.session.accept(AUDIO_ONLY);
+    } catch (error) {
+      this.#update({ mic: microphoneError(error) });
+    }
+  }
+
+  hangup(key) {
+    const s = this.sessions.get(key);
+    if (s) this.#end(s);
+  }
+
+  setMuted(key, muted) {
+    const s = this.sessions.get(key);
+    const sdh = s?.session.sessionDescriptionHandler;
+    if (!sdh) return;
+    sdh.enableSenderTracks(!muted);
+    s.muted = muted;
+    this.#changed();
+  }
+
+  /** In-band DTMF (RFC 4733) on the local leg. */
+  sendDtmf(key, digits) {
+    return this.sessions.get(key)?.session.sessionDescriptionHandler?.sendDtmf(digits) ?? false;
+  }
+
+  dial(number) {
+    const target = UserAgent.makeURI(`sip:${number}@${this.config.sipDomain}`);
+    if (!target || this.state.registration !== "registered") return false;
+    const inviter = new Inviter(this.#ua, target, AUDIO_ONLY);
+    this.#track(inviter, { key: inviter.request.callId, callUuid: "", direction: "outbound",
+      remote: { number, name: "" }, state: "dialing" });
+    inviter.invite().catch((error) => {
+      this.#update({ mic: microphoneError(error) });
+      this.#end(this.sessions.get(inviter.request.callId));
+    });
+    return true;
+  }
+
+  // ----------------------------------------------------------------------------- internals
+
+  async #checkMicrophone() {
+    if (!navigator.mediaDevices?.getUserMedia) {
+      this.#update({ mic: "no_media_api" }); // insecure context: the page must be served over HTTPS
+      return;
+    }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+      stream.getTracks().forEach((t) => t.stop());
+      this.#update({ mic: "ok" });
+    } catch (error) {
+      this.#update({ mic: microphoneError(error) });
+    }
+  }
+
+  #onConnect() {
+    this.#attempt = 0;
+    this.#update({ transport: "connected", retryInMs: 0,
+      error: this.state.error === "asterisk_unreachable" ? null : this.state.error });
+    this.#registerer.register({
+      requestDelegate: {
+        onReject: () => this.#update({ registration: "refused", error: "sip_refused" }),
+      },
+    }).catch(() => this.#update({ registration: "refused", error: "sip_refused" }));
+  }
+
+  #onDisconnect(error) {
+    this.#update({ transport: "disconnected", registration: "unregistered" });
+    if (error && !this.#stopped) this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect() {
+    if (this.#stopped) return;
+    const delay = backoffDelay(this.#attempt++, 500, 30000);
+    this.#update({ transport: "disconnected", error: "asterisk_unreachable", retryInMs: delay });
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#reconnectNow(), delay);
+  }
+
+  #reconnectNow() {
+    if (this.#stopped || !this.#ua || this.#ua.isConnected()) return;
+    clearTimeout(this.#retryTimer);
+    this.#update({ transport: "connecting" });
+    // Success arrives through onConnect (which re-registers).
+    this.#ua.reconnect().catch(() => this.#scheduleReconnect());
+  }
+
+  #onInvite(invitation) {
+    const request = invitation.request;
+    const callUuid = request.getHeader("X-Genesys-CallUUID") ?? "";
+    const identity = invitation.remoteIdentity;
+    this.#track(invitation, { key: callUuid || request.callId, callUuid, direction: "inbound",
+      remote: { number: identity.uri.user ?? "", name: identity.displayName ?? "" }, state: "ringing" });
+    if (this.config.autoAnswer) this.answer(callUuid || request.callId);
+  }
+
+  #track(session, fields) {
+    const s = { ...fields, muted: false, media: null, session, audio: null };
+    this.sessions.set(s.key, s);
+    session.stateChange.addListener((state) => {
+      if (state === SessionState.Established) {
+        s.state = "established";
+        s.audio = new Audio();
+        s.audio.srcObject = session.sessionDescriptionHandler.remoteMediaStream;
+        s.audio.play().catch(() => {}); // autoplay policy: the answer click normally allows it
+      } else if (state === SessionState.Terminated) {
+        s.state = "ended";
+        s.audio?.pause();
+        this.sessions.delete(s.key);
+      }
+      this.#changed();
+    });
+    this.#changed();
+  }
+
+  #end(s) {
+    if (!s) return;
+    const session = s.session;
+    if (session.state === SessionState.Established) session.bye().catch(() => {});
+    else if (s.direction === "inbound" && session.state === SessionState.Initial) session.reject();
+    else if (s.direction === "outbound") session.cancel().catch(() => {});
+  }
+
+  async #sampleStats() {
+    let changed = false;
+    for (const s of this.sessions.values()) {
+      const pc = s.session.sessionDescriptionHandler?.peerConnection;
+      if (s.state !== "established" || !pc) continue;
+      s.media = await mediaStats(pc);
+      changed = true;
+    }
+    if (changed) this.#changed();
+  }
+
+  #update(fields) {
+    Object.assign(this.state, fields);
+    this.#changed();
+  }
+
+  #changed() {
+    this.dispatchEvent(new Event("change"));
+  }
+}

@@ -1,0 +1,1 @@
+../node_modules/sip.js/lib
