@@ -107,7 +107,9 @@ class ScenarioRunner:
             )
             log.info("scenario step %s@%s did not apply: %s", step.kind, step.at, exc)
 
-    def _call_step(self, step: Step) -> None:
+    def _call_step(
+        self, step: InboundCall | OutboundCall | Answer | Hold | Transfer | EndConsultation | Hangup | Abandon
+    ) -> None:
         if isinstance(step, InboundCall):
             self._inbound(step)
         elif isinstance(step, OutboundCall):
@@ -149,7 +151,7 @@ class ScenarioRunner:
 
     # ------------------------------------------------------------------ sides
 
-    def _side(self, side: str, action: Callable[[], None]) -> None:
+    def _side(self, side: str, action: Callable[[], object]) -> None:
         """Run ``action`` now, or when the side's delay has passed; a failure is recorded."""
 
         def run() -> None:
@@ -167,8 +169,8 @@ class ScenarioRunner:
     def _both(
         self,
         call: LiveCall,
-        genesys: Callable[[], None],
-        asterisk: Callable[[], None],
+        genesys: Callable[[], object],
+        asterisk: Callable[[], object],
         first: str = "genesys",
     ) -> None:
         order = [("genesys", genesys, call.genesys), ("asterisk", asterisk, call.asterisk)]
@@ -336,10 +338,12 @@ class ScenarioRunner:
         """The bridge asked GWS (the simulator already changed its side): Asterisk follows."""
         pbx = self.ami.pbx
         if op.name == "Dial":
-            call = LiveCall(f"bridge:{op.call_id}", op.dn, self.gws.calls[op.call_id].call_uuid, "outbound")
-            self.calls[call.handle] = call
-            self._dial(call, str(op.body["destination"]["phoneNumber"]), gws_id=op.call_id)
-            asyncio.get_running_loop().call_later(MIRROR_ANSWER_S, lambda: self._answer(call))
+            dialled = LiveCall(
+                f"bridge:{op.call_id}", op.dn, self.gws.calls[op.call_id].call_uuid, "outbound"
+            )
+            self.calls[dialled.handle] = dialled
+            self._dial(dialled, str(op.body["destination"]["phoneNumber"]), gws_id=op.call_id)
+            asyncio.get_running_loop().call_later(MIRROR_ANSWER_S, lambda: self._answer(dialled))
             return
         call = self._by_gws_id(op.call_id)
         if call is None or not call.asterisk:

@@ -1,0 +1,227 @@
+"""Per-call timelines: what Genesys said, what Asterisk said, what the bridge did and what the widget
+got, on one time axis, as one self-contained HTML page (no scripts, no external assets).
+
+``render_timeline(records, deltas, call_id=None)``: ``records`` are event-log records (a replayed
+log, or the live service's event log), ``deltas`` the core's deltas for them (from ``replay``).
+Without ``call_id`` every call gets its own ladder. Divergences (a call's ``sync`` leaving ``ok``)
+are marked on the widget lane and the whole row.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ctibridge.core.deltas import Delta
+from ctibridge.eventlog import Record
+
+LANES = ("genesys", "asterisk", "bridge", "widget")
+LANE_TITLES = {
+    "genesys": "Genesys (GWS)",
+    "asterisk": "Asterisk (AMI)",
+    "bridge": "Bridge actions",
+    "widget": "Widget deltas",
+}
+AMI_ID_KEYS = ("Uniqueid", "Linkedid")  # with any prefix: DestUniqueid, TransfereeLinkedid, ...
+AMI_CHANNEL_KEYS = ("Channel", "ExtraChannel", "Channel1", "Channel2")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    t: float
+    lane: str
+    label: str
+    detail: str = ""
+    divergence: str = ""  # the rule, when this row marks a divergence
+
+
+@dataclass(slots=True)
+class _CallKeys:
+    """Every identifier one call was known by, collected from its deltas."""
+
+    ami_ids: set[str]
+    channels: set[str]
+    gws_ids: set[str]
+
+    @classmethod
+    def of(cls, views: Iterable[dict[str, Any]]) -> _CallKeys:
+        keys = cls(set(), set(), set())
+        for view in views:
+            asterisk = view.get("asterisk") or {}
+            if asterisk.get("linkedid"):
+                keys.ami_ids.add(str(asterisk["linkedid"]))
+            for leg in asterisk.get("channels", ()):
+                keys.ami_ids.add(str(leg.get("uniqueid", "")))
+                keys.channels.add(str(leg.get("name", "")))
+            genesys = view.get("genesys") or {}
+            keys.gws_ids |= {
+                str(genesys.get("call_id") or ""),
+                *map(str, genesys.get("previous_conn_ids", ())),
+            }
+            if view.get("call_uuid"):
+                keys.gws_ids.add(str(view["call_uuid"]))
+        keys.ami_ids.discard("")
+        keys.channels.discard("")
+        keys.gws_ids.discard("")
+        return keys
+
+    def matches(self, record: Record) -> bool:
+        msg = record.msg
+        if record.src == "ami":
+            return any(str(v) in self.ami_ids for k, v in msg.items() if k.endswith(AMI_ID_KEYS)) or any(
+                str(msg.get(k, "")) in self.channels for k in AMI_CHANNEL_KEYS
+            )
+        if record.src == "gws":
+            text = json.dumps(msg, ensure_ascii=False)
+            return any(key in text for key in self.gws_ids)
+        return False
+
+
+def _is_link(record: Record) -> bool:
+    return record.dir == "meta" or any(k in record.msg for k in ("_link", "_meta", "link"))
+
+
+def _ami_label(msg: dict[str, Any]) -> tuple[str, str]:
+    if "Action" in msg:
+        name = str(msg["Action"])
+        detail = " ".join(
+            f"{k}={msg[k]}"
+            for k in ("Channel", "ExtraChannel", "Channel1", "Channel2", "Context", "Exten", "Digit")
+            if msg.get(k)
+        )
+        return name, detail
+    name = str(msg.get("Event") or msg.get("Response") or "?")
+    parts = [str(msg.get("Channel", ""))]
+    for key in ("ChannelStateDesc", "DialStatus", "Cause-txt", "Context", "Result", "Message"):
+        if msg.get(key) and (key != "Context" or name in ("Newexten", "Newchannel")):
+            parts.append(f"{key}={msg[key]}")
+    return name, " ".join(p for p in parts if p)
+
+
+def _gws_label(msg: dict[str, Any]) -> tuple[str, str]:
+    if "rest" in msg:
+        return f"REST re-read {msg['rest']}", f"dn {msg.get('dn', '')}"
+    if "operationName" in msg or "operation" in msg:
+        return str(msg.get("operationName") or msg.get("operation")), str(msg.get("call_id", ""))
+    data = msg.get("data") or {}
+    call = data.get("call") or {}
+    name = str(data.get("notificationType") or data.get("messageType") or msg.get("channel", "?"))
+    return name, " ".join(str(x) for x in (call.get("state", ""), call.get("callType", "")) if x)
+
+
+def _record_row(record: Record, t0: float) -> Row:
+    t = record.t - t0
+    msg = record.msg
+    if _is_link(record):
+        lane = "asterisk" if record.src == "ami" or "ami" in str(msg.get("link", record.conn)) else "genesys"
+        status = msg.get("status") or msg.get("_link") or msg.get("_meta") or ""
+        return Row(t, lane, f"link {status}", record.conn)
+    if record.dir == "out":
+        label, detail = _ami_label(msg) if record.src == "ami" else _gws_label(msg)
+        return Row(t, "bridge", label, detail)
+    label, detail = _ami_label(msg) if record.src == "ami" else _gws_label(msg)
+    return Row(t, "asterisk" if record.src == "ami" else "genesys", label, detail)
+
+
+def _delta_row(delta: Delta, t0: float) -> Row:
+    call = delta.call
+    sync = call.get("sync") or {}
+    sides = " ".join(
+        f"{side[0].upper()}:{(call.get(side) or {}).get('state', '-')}" for side in ("genesys", "asterisk")
+    )
+    rule = str(sync.get("rule") or "") if sync.get("status") in ("pending", "diverged") else ""
+    label = f"#{delta.seq} {delta.op.value} {call.get('state')}"
+    detail = f"{sides} sync {sync.get('status')}" + (f" ({rule})" if rule else "")
+    return Row(
+        delta.t - t0, "widget", label, detail, divergence=rule if sync.get("status") == "diverged" else ""
+    )
+
+
+def call_rows(records: Sequence[Record], deltas: Sequence[Delta], call_id: str) -> list[Row]:
+    """The rows of one call's ladder, in time order, times relative to its first row."""
+    mine = [d for d in deltas if d.call.get("id") == call_id]
+    if not mine:
+        return []
+    keys = _CallKeys.of(d.call for d in mine)
+    matched = [r for r in records if keys.matches(r)]
+    start = min([d.t for d in mine] + [r.t for r in matched])
+    end = max([d.t for d in mine] + [r.t for r in matched])
+    links = [r for r in records if _is_link(r) and start <= r.t <= end]
+    rows = [_record_row(r, start) for r in matched + links] + [_delta_row(d, start) for d in mine]
+    rows.sort(key=lambda row: (row.t, LANES.index(row.lane)))
+    return rows
+
+
+STYLE = """
+body{font:13px/1.35 system-ui,sans-serif;margin:16px;color:#1d2330;background:#fff}
+h1{font-size:18px;margin:0 0 4px} h2{font-size:15px;margin:28px 0 6px}
+.meta{color:#5a6272;margin-bottom:8px}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+th{position:sticky;top:0;background:#eef1f6;text-align:left;padding:6px;border-bottom:2px solid #c9d0dc}
+td{padding:3px 6px;vertical-align:top;border-left:2px solid #dfe4ec}
+td.t{width:70px;color:#5a6272;font-variant-numeric:tabular-nums;border-left:0;text-align:right}
+.ev{display:inline-block;border-radius:4px;padding:1px 6px;font-weight:600}
+.d{display:block;color:#5a6272;font-size:12px;word-break:break-all}
+.genesys .ev{background:#e3efff;color:#0b4a9c} .asterisk .ev{background:#fff0dc;color:#8a4b00}
+.bridge .ev{background:#e9f7ec;color:#17672e} .widget .ev{background:#f1e9fb;color:#5b2a8e}
+tr.div td{background:#fdecec} tr.div .widget .ev{background:#c62828;color:#fff}
+.legend span{margin-right:14px}
+"""
+
+
+def _ladder(rows: list[Row]) -> str:
+    head = (
+        "<tr><th class='t'>t (s)</th>" + "".join(f"<th>{LANE_TITLES[lane]}</th>" for lane in LANES) + "</tr>"
+    )
+    body = []
+    for row in rows:
+        cells = []
+        for lane in LANES:
+            if lane == row.lane:
+                mark = f" DIVERGED: {html.escape(row.divergence)}" if row.divergence else ""
+                cells.append(
+                    f"<td class='{lane}'><span class='ev'>{html.escape(row.label)}{mark}</span>"
+                    f"<span class='d'>{html.escape(row.detail)}</span></td>"
+                )
+            else:
+                cells.append(f"<td class='{lane}'></td>")
+        css = " class='div'" if row.divergence else ""
+        body.append(f"<tr{css}><td class='t'>+{row.t:.3f}</td>{''.join(cells)}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def render_timeline(
+    records: Iterable[Record],
+    deltas: Sequence[Delta],
+    call_id: str | None = None,
+    title: str = "ctibridge call timeline",
+) -> str:
+    """A self-contained HTML page: one ladder per call (or only ``call_id``'s)."""
+    records = list(records)
+    ids = [call_id] if call_id else list(dict.fromkeys(str(d.call.get("id")) for d in deltas))
+    sections = []
+    for cid in ids:
+        rows = call_rows(records, deltas, cid)
+        if not rows:
+            continue
+        first = next(d.call for d in deltas if d.call.get("id") == cid)
+        diverged = sorted({r.divergence for r in rows if r.divergence})
+        meta = (
+            f"DN {first.get('dn')} · {first.get('direction')} · CallUUID {first.get('call_uuid') or '-'} · "
+            f"{len(rows)} rows" + (f" · diverged: {', '.join(diverged)}" if diverged else "")
+        )
+        sections.append(
+            f"<h2>Call {html.escape(cid)}</h2><div class='meta'>{html.escape(meta)}</div>" + _ladder(rows)
+        )
+    body = "".join(sections) or "<p>No call in these records.</p>"
+    legend = "".join(
+        f"<span class='{lane}'><span class='ev'>{LANE_TITLES[lane]}</span></span>" for lane in LANES
+    )
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<div class='legend'>{legend}</div>{body}</body></html>"
+    )
