@@ -196,3 +196,49 @@ async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, v2_agents
     real_device = _recorded("gws_v2_log1_01_DeviceStateChangeMessage_na_NotReady.json")
     assert set(device["data"]) == set(real_device["data"])
     assert set(device["data"]["devices"][0]) == set(real_device["data"]["devices"][0])
+
+
+async def consult_call(recorder: Recorder) -> GwsCall:
+    return await recorder.wait_for(
+        lambda: next(
+            (
+                e.call
+                for e in recorder.events
+                if isinstance(e, GwsCallUpdate) and e.call.call_type == "Consult"
+            ),
+            None,
+        )
+    )
+
+
+async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    ops = bridge.operations("5001")
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    await wait_states(recorder, call_id, ["Ringing"])
+    await ops.answer(call_id)
+    await ops.initiate_transfer(call_id, "5002")
+    consult = await consult_call(recorder)
+    await wait_states(recorder, consult.id, ["Dialing", "Established"])
+    await ops.hangup(consult.id)  # the agent gives up on the consultation
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Held"])
+    assert "CompleteTransfer" not in updates(recorder, call_id)[-1].capabilities
+    await ops.retrieve(call_id)
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Held", "Established"])
+
+
+async def test_conference(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    ops = bridge.operations("5001")
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    await wait_states(recorder, call_id, ["Ringing"])
+    await ops.answer(call_id)
+    await ops.initiate_conference(call_id, "5002")
+    consult = await consult_call(recorder)
+    await wait_states(recorder, consult.id, ["Dialing", "Established"])
+    await ops.complete_conference(consult.id, consult_call_id=call_id)
+    await wait_states(recorder, consult.id, ["Dialing", "Established", "Released"])
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Established"])
+    assert updates(recorder, call_id)[-1].participants == ("+15550001000", "5002")
+    await ops.send_dtmf(call_id, "123#")
+    assert sim.operations[-1].name == "SendDtmf" and sim.operations[-1].body["dtmfDigits"] == "123#"

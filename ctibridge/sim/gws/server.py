@@ -304,7 +304,6 @@ class GwsSimulator:
         self.set_state(call.id, "Established")
 
     def _hangup(self, call: SimCall, body: dict[str, Any]) -> None:
-        self._end_consultation(call)
         self.release(call.id)
 
     def _hold(self, call: SimCall, body: dict[str, Any]) -> None:
@@ -350,16 +349,9 @@ class GwsSimulator:
             self.release(consult.id)
             return
         original.participants += consult.participants
-        original.consult_peer = ""
+        original.consult_peer = ""  # merged, not abandoned: no "back to plain Held" message
         self.release(consult.id)
         self.set_state(original.id, "Established")
-
-    def _end_consultation(self, call: SimCall) -> None:
-        peer = self.calls.get(call.consult_peer)
-        if peer is not None:
-            peer.consult_peer = ""
-            if call.consult_kind:  # the consult leg ends: the held original shows its plain capabilities
-                self._publish_call(peer, "StatusChange")
 
     _operations: dict[str, Callable[[GwsSimulator, SimCall, dict[str, Any]], None]] = {
         "Answer": _answer,
@@ -386,6 +378,11 @@ class GwsSimulator:
 
     def _forget(self, call: SimCall) -> None:
         self.calls.pop(call.id, None)
+        peer = self.calls.get(call.consult_peer)
+        if peer is not None and peer.consult_peer == call.id:  # a consultation ends with this leg
+            peer.consult_peer = ""
+            if call.consult_kind:  # the consult leg is gone: the held original loses its consult capabilities
+                self._publish_call(peer, "StatusChange")
 
     def _publish_call(self, call: SimCall, notification: str) -> None:
         """Both dialects' messages: each client only gets the channels it subscribed to."""
