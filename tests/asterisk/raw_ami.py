@@ -95,11 +95,14 @@ class RawAmi:
         async with asyncio.timeout(within_s), self._changed:
             await self._changed.wait_for(done)
 
-    async def wait_event(self, within_s: float = 10.0, **match: str) -> Message:
-        """The first kept event whose fields equal ``match`` (already received or arriving)."""
+    async def wait_event(self, within_s: float = 10.0, after: int = 0, **match: str) -> Message:
+        """The first event from ``events[after:]`` whose fields equal ``match`` (received or arriving);
+        ``after=len(ami.events)`` waits for a new one."""
 
         def found() -> Message | None:
-            return next((e for e in self.events if all(e.get(k) == v for k, v in match.items())), None)
+            return next(
+                (e for e in self.events[after:] if all(e.get(k) == v for k, v in match.items())), None
+            )
 
         await self._until(lambda: found() is not None, within_s)
         event = found()

@@ -60,3 +60,192 @@ async def test_genesys_call_answered_by_phone_carries_call_uuid_on_both_legs(
         assert chan_vars(event)["SIPCALLID"].endswith("@127.0.0.2")
     dial = await ami.wait_event(Event="DialBegin")
     assert chan_vars(dial, "DestChanVariable")["CALLUUID"] == "G2BL4CALLUUID0001"
+
+
+async def test_abandoned_call_rings_then_cancels(asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi) -> None:
+    phone = await sipp.phone_ring("5004")
+    genesys = await sipp.genesys_call("5004", "G2ABANDON", flow="cancel", pause_ms=500)
+
+    assert (await genesys.wait()).ok
+    assert (await phone.wait()).ok
+    dial_end = await ami.wait_event(Event="DialEnd")
+    assert dial_end["DialStatus"] == "CANCEL"
+    assert chan_vars(dial_end, "DestChanVariable")["CALLUUID"] == "G2ABANDON"
+
+
+async def test_sip_hold_from_genesys_shows_hold_and_unhold(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    phone = await sipp.phone_answer("5003")
+    genesys = await sipp.genesys_call("5003", "G2SIPHOLD", flow="hold", pause_ms=500)
+
+    assert (await genesys.wait()).ok
+    assert (await phone.wait()).ok
+    hold = await ami.wait_event(Event="Hold")
+    unhold = await ami.wait_event(Event="Unhold")
+    assert str(hold["Channel"]).startswith("PJSIP/genesys-") and unhold["Channel"] == hold["Channel"]
+    assert chan_vars(hold)["CALLUUID"] == "G2SIPHOLD"
+
+
+async def test_outbound_call_from_a_dn_carries_the_genesys_call_uuid(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    genesys = await sipp.genesys_answer(call_uuid="G2OUTBOUND")
+    phone = await sipp.phone_call("5004", "0699887766", pause_ms=1000)
+
+    placed = await phone.wait()
+    assert placed.ok, placed.errors
+    assert (await genesys.wait()).ok
+    bridged = [e for e in ami.events if e.get("Event") == "BridgeEnter"]
+    assert {str(e["Channel"]).rsplit("-", 1)[0] for e in bridged} == {"PJSIP/genesys", "PJSIP/5004"}
+    agent_hangup = await ami.wait_event(Event="Hangup", CallerIDNum="5004")
+    assert chan_vars(agent_hangup)["CALLUUID"] == "G2OUTBOUND"  # from Genesys' 200 OK
+    assert chan_vars(agent_hangup)["SIPCALLID"]  # the Call-ID of the trunk leg
+
+
+async def answered_call(sipp: Sipp, ami: RawAmi, dn: str, call_uuid: str) -> tuple[str, str]:
+    """A Genesys call answered by the phone of ``dn`` that lasts until Asterisk ends it:
+    (trunk channel, agent channel) once both are in the bridge."""
+    await sipp.phone_answer(dn)
+    await sipp.genesys_call(dn, call_uuid, flow="until_bye")
+    agent = await ami.wait_event(Event="BridgeEnter", CallerIDNum=dn)
+    await ami.wait_event(Event="BridgeEnter", BridgeNumChannels="2")
+    trunk = next(e for e in ami.events if e.get("Event") == "BridgeEnter" and e is not agent)
+    return str(trunk["Channel"]), str(agent["Channel"])
+
+
+async def test_hold_by_redirect_to_music_and_retrieve_by_bridge(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    trunk, agent = await answered_call(sipp, ami, "5003", "G2MOHHOLD")
+
+    held = await ami.action(
+        "Redirect", Channel=trunk, Context="ctibridge-hold", Exten="moh", Priority="1",
+        ExtraChannel=agent, ExtraContext="ctibridge-hold", ExtraExten="park", ExtraPriority="1",
+    )  # fmt: skip
+    assert held["Response"] == "Success", held
+    music = await ami.wait_event(Event="MusicOnHoldStart", Channel=trunk)
+    assert music["Class"] == "ctibridge"
+    _, status = await ami.action_list("Status", Channel=agent)
+    assert status[0]["Application"] == "Wait"  # the agent leg waits silently in ctibridge-hold,park
+
+    before = len(ami.events)
+    retrieved = await ami.action("Bridge", Channel1=trunk, Channel2=agent, Tone="no")
+    assert retrieved["Response"] == "Success", retrieved
+    await ami.wait_event(Event="MusicOnHoldStop", Channel=trunk, after=before)
+    await ami.wait_event(Event="BridgeEnter", Channel=trunk, after=before)
+    await ami.wait_event(Event="BridgeEnter", Channel=agent, after=before)
+    assert asterisk.channel_count() == 2  # both legs survived the hold
+
+    assert (await ami.action("Hangup", Channel=agent))["Response"] == "Success"
+    for call in sipp.calls:
+        assert (await call.wait()).ok  # Genesys got its BYE, and so did the phone
+
+
+async def test_blind_transfer_to_another_dn(asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi) -> None:
+    trunk, agent = await answered_call(sipp, ami, "5003", "G2BLIND")
+    second_phone = await sipp.phone_answer("5004")
+
+    reply = await ami.action("BlindTransfer", Channel=agent, Context="ctibridge-xfer", Exten="5004")
+    assert reply["Response"] == "Success", reply
+    transfer = await ami.wait_event(Event="BlindTransfer")
+    assert transfer["Result"] == "Success" and transfer["TransfereeChannel"] == trunk
+    target = await ami.wait_event(Event="BridgeEnter", CallerIDNum="5004")
+    assert chan_vars(target)["CALLUUID"] == "G2BLIND"
+
+    assert (await ami.action("Hangup", Channel=str(target["Channel"])))["Response"] == "Success"
+    for call in sipp.calls:
+        assert (await call.wait()).ok
+    assert "X-Genesys-CallUUID: G2BLIND" in second_phone.trace()
+
+
+async def test_attended_transfer_completed_by_the_transferer_hanging_up(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    trunk, agent = await answered_call(sipp, ami, "5003", "G2ATXFER")
+    await sipp.phone_answer("5004")
+
+    reply = await ami.action("Atxfer", Channel=agent, Context="ctibridge-xfer", Exten="5004")
+    assert reply["Response"] == "Success", reply
+    consult = await ami.wait_event(Event="DialEnd", DialStatus="ANSWER", DestCallerIDNum="5004", within_s=15)
+    assert (await ami.action("Hangup", Channel=agent))["Response"] == "Success"
+    transfer = await ami.wait_event(Event="AttendedTransfer")
+    assert transfer["Result"] == "Success" and transfer["TransfereeChannel"] == trunk
+
+    assert (await ami.action("Hangup", Channel=str(consult["DestChannel"])))["Response"] == "Success"
+    for call in sipp.calls:
+        assert (await call.wait()).ok
+
+
+async def test_cancel_attended_transfer_returns_to_the_customer(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    trunk, agent = await answered_call(sipp, ami, "5003", "G2CANCELXFER")
+    target_phone = await sipp.phone_answer("5004")
+
+    reply = await ami.action("Atxfer", Channel=agent, Context="ctibridge-xfer", Exten="5004")
+    assert reply["Response"] == "Success", reply
+    await ami.wait_event(Event="DialEnd", DialStatus="ANSWER", DestCallerIDNum="5004", within_s=15)
+    consulted = len(ami.events)
+    cancelled = await ami.action("CancelAtxfer", Channel=agent)
+    assert cancelled["Response"] == "Success", cancelled
+    assert (await target_phone.wait()).ok  # the consulted agent got BYE
+    back = await ami.wait_event(Event="BridgeEnter", Channel=agent, BridgeNumChannels="2", after=consulted)
+    _, members = await ami.action_list("BridgeInfo", BridgeUniqueid=str(back["BridgeUniqueid"]))
+    assert {m.get("Channel") for m in members if m.get("Event") == "BridgeInfoChannel"} == {trunk, agent}
+
+
+async def test_least_privilege_manager_user(asterisk: LabAsterisk, ami: RawAmi) -> None:
+    missing = "PJSIP/5001-ffffffff"
+    permitted = {
+        "Ping": {},
+        "Redirect": {"Channel": missing, "Context": "ctibridge-hold", "Exten": "moh", "Priority": "1"},
+        "Bridge": {"Channel1": missing, "Channel2": missing, "Tone": "no"},
+        "BlindTransfer": {"Channel": missing, "Context": "ctibridge-xfer", "Exten": "5002"},
+        "Atxfer": {"Channel": missing, "Context": "ctibridge-xfer", "Exten": "5002"},
+        "CancelAtxfer": {"Channel": missing},
+        "Hangup": {"Channel": missing},
+        "PlayDTMF": {"Channel": missing, "Digit": "1"},
+        "Getvar": {"Channel": missing, "Variable": "CALLUUID"},
+        "BridgeInfo": {"BridgeUniqueid": "none"},
+    }
+    for action, fields in permitted.items():
+        reply = await ami.action(action, **fields)
+        assert reply.get("Message") != "Permission denied", (action, reply)
+    listings = (
+        "CoreShowChannels",
+        "Status",
+        "BridgeList",
+        "PJSIPShowEndpoints",
+        "PJSIPShowRegistrationsOutbound",
+    )
+    for action in listings:
+        reply, _ = await ami.action_list(action)
+        assert reply["Response"] == "Success", (action, reply)
+    _, endpoints = await ami.action_list("PJSIPShowEndpoints")
+    assert {e.get("ObjectName") for e in endpoints} >= {"5001", "5002", "5003", "5004", "genesys"}
+    _, registrations = await ami.action_list("PJSIPShowRegistrationsOutbound")
+    assert {e.get("ObjectName") for e in registrations} >= {f"genesys-reg-500{n}" for n in range(1, 5)}
+
+    denied = {
+        "Originate": {"Channel": "PJSIP/5001", "Context": "from-webrtc", "Exten": "5002", "Priority": "1"},
+        "Command": {"Command": "core show version"},
+        "UpdateConfig": {"SrcFilename": "manager.conf", "DstFilename": "manager.conf"},
+    }
+    for action, fields in denied.items():
+        reply = await ami.action(action, **fields)
+        assert reply == {"Response": "Error", "ActionID": reply["ActionID"], "Message": "Permission denied"}
+    # The price of PJSIPShowEndpoints (class system only): system also grants GetConfig, which
+    # reads every configuration file with its secrets (see AMI_WRITE_CLASSES in generator.py).
+    assert (await ami.action("GetConfig", Filename="manager.conf"))["Response"] == "Success"
+
+
+async def test_restart_drops_ami_and_boots_again(asterisk: LabAsterisk, ami: RawAmi) -> None:
+    await asterisk.sandbox.restart()
+    shutdown = await ami.wait_event(Event="Shutdown")
+    assert shutdown["Shutdown"] == "Cleanly"
+    again = await RawAmi.login(asterisk.ami_host, asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
+    try:
+        assert (await again.action("Ping"))["Ping"] == "Pong"
+    finally:
+        await again.close()
