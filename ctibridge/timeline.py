@@ -27,6 +27,21 @@ LANE_TITLES = {
 }
 AMI_ID_KEYS = ("Uniqueid", "Linkedid")  # with any prefix: DestUniqueid, TransfereeLinkedid, ...
 AMI_CHANNEL_KEYS = ("Channel", "ExtraChannel", "Channel1", "Channel2")
+# AMI traffic a reader of a ladder does not need (the event log keeps it all).
+AMI_NOISE = frozenset(
+    {
+        "TestEvent",
+        "DeviceStateChange",
+        "RTCPSent",
+        "RTCPReceived",
+        "SuccessfulAuth",
+        "NewCallerid",
+        "NewConnectedLine",
+        "SoftHangupRequest",
+    }
+)
+TRACKED_VARS = frozenset({"CALLUUID", "SIPCALLID", "__CALLUUID", "__SIPCALLID"})
+HOLD_CONTEXTS = ("ctibridge-hold", "ctibridge-xfer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,8 @@ class _CallKeys:
     def matches(self, record: Record) -> bool:
         msg = record.msg
         if record.src == "ami":
+            if _ami_noise(msg):
+                return False
             return any(str(v) in self.ami_ids for k, v in msg.items() if k.endswith(AMI_ID_KEYS)) or any(
                 str(msg.get(k, "")) in self.channels for k in AMI_CHANNEL_KEYS
             )
@@ -78,6 +95,15 @@ class _CallKeys:
             text = json.dumps(msg, ensure_ascii=False)
             return any(key in text for key in self.gws_ids)
         return False
+
+
+def _ami_noise(msg: dict[str, Any]) -> bool:
+    event = msg.get("Event")
+    if event == "VarSet":
+        return msg.get("Variable") not in TRACKED_VARS
+    if event == "Newexten":
+        return not str(msg.get("Context", "")).startswith(HOLD_CONTEXTS)
+    return event in AMI_NOISE
 
 
 def _is_link(record: Record) -> bool:
@@ -94,10 +120,14 @@ def _ami_label(msg: dict[str, Any]) -> tuple[str, str]:
         )
         return name, detail
     name = str(msg.get("Event") or msg.get("Response") or "?")
-    parts = [str(msg.get("Channel", ""))]
-    for key in ("ChannelStateDesc", "DialStatus", "Cause-txt", "Context", "Result", "Message"):
-        if msg.get(key) and (key != "Context" or name in ("Newexten", "Newchannel")):
-            parts.append(f"{key}={msg[key]}")
+    parts = [str(msg.get("Channel", "")), str(msg.get("ChannelStateDesc", ""))]
+    if name == "VarSet":
+        parts.append(f"{msg.get('Variable')}={msg.get('Value')}")
+    if name in ("Newexten", "Newchannel"):
+        parts.append(f"{msg.get('Context')},{msg.get('Exten')}")
+    for key in ("DialStatus", "Cause-txt", "Result", "Message"):
+        if msg.get(key):
+            parts.append(str(msg[key]))
     return name, " ".join(p for p in parts if p)
 
 
@@ -161,10 +191,11 @@ h1{font-size:18px;margin:0 0 4px} h2{font-size:15px;margin:28px 0 6px}
 .meta{color:#5a6272;margin-bottom:8px}
 table{border-collapse:collapse;width:100%;table-layout:fixed}
 th{position:sticky;top:0;background:#eef1f6;text-align:left;padding:6px;border-bottom:2px solid #c9d0dc}
-td{padding:3px 6px;vertical-align:top;border-left:2px solid #dfe4ec}
-td.t{width:70px;color:#5a6272;font-variant-numeric:tabular-nums;border-left:0;text-align:right}
+td{padding:2px 6px;vertical-align:top;border-left:2px solid #dfe4ec;white-space:nowrap;overflow:hidden;
+text-overflow:ellipsis}
+.t{width:70px;color:#5a6272;font-variant-numeric:tabular-nums;border-left:0;text-align:right}
 .ev{display:inline-block;border-radius:4px;padding:1px 6px;font-weight:600}
-.d{display:block;color:#5a6272;font-size:12px;word-break:break-all}
+.d{color:#5a6272;font-size:11px;margin-left:6px}
 .genesys .ev{background:#e3efff;color:#0b4a9c} .asterisk .ev{background:#fff0dc;color:#8a4b00}
 .bridge .ev{background:#e9f7ec;color:#17672e} .widget .ev{background:#f1e9fb;color:#5b2a8e}
 tr.div td{background:#fdecec} tr.div .widget .ev{background:#c62828;color:#fff}
