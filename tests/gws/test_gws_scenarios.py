@@ -242,3 +242,16 @@ async def test_conference(sim: GwsSimulator, agents: Agents) -> None:
     assert updates(recorder, call_id)[-1].participants == ("+15550001000", "5002")
     await ops.send_dtmf(call_id, "123#")
     assert sim.operations[-1].name == "SendDtmf" and sim.operations[-1].body["dtmfDigits"] == "123#"
+
+
+async def test_consultation_driven_by_the_scenario(sim: GwsSimulator, agents: Agents) -> None:
+    """The desktop (not the bridge) transfers: the same messages reach the bridge."""
+    _, recorder = agents
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    sim.set_state(call_id, "Established")
+    consult_id = sim.initiate_consultation(call_id, "5002")
+    await wait_states(recorder, consult_id, ["Dialing", "Established"])
+    sim.complete_consultation(consult_id)
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Released"])
+    await wait_states(recorder, consult_id, ["Dialing", "Established", "Released"])
+    assert sim.calls == {}

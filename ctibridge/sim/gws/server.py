@@ -162,6 +162,18 @@ class GwsSimulator:
     def release(self, call_id: str) -> None:
         self.set_state(call_id, "Released")
 
+    def initiate_consultation(self, call_id: str, destination: str, kind: str = "transfer") -> str:
+        """A consultation started outside the bridge (the agent's desktop): the call goes Held and a
+        Consult call to ``destination`` is Dialing (then Established if ``auto_answer_consult``).
+        ``kind`` is "transfer" or "conference". Returns the consult call's id."""
+        return self._initiate_consultation(
+            self.calls[call_id], {"destination": {"phoneNumber": destination}}, kind
+        )
+
+    def complete_consultation(self, call_id: str) -> None:
+        """Complete the transfer/conference of either leg (``call_id``) as GWS publishes it."""
+        self._complete_consultation(self.calls[call_id], {})
+
     def attach_user_data(self, call_id: str, user_data: dict[str, Any]) -> None:
         call = self.calls[call_id]
         call.user_data.update(user_data)
@@ -322,7 +334,7 @@ class GwsSimulator:
     def _update_user_data(self, call: SimCall, body: dict[str, Any]) -> None:
         self.attach_user_data(call.id, dict(body.get("userData") or {}))
 
-    def _initiate_consultation(self, call: SimCall, body: dict[str, Any], kind: str) -> None:
+    def _initiate_consultation(self, call: SimCall, body: dict[str, Any], kind: str) -> str:
         destination = destination_of(body)
         consult = SimCall(
             call.dn,
@@ -340,6 +352,7 @@ class GwsSimulator:
         self._add(consult)
         if self.auto_answer_consult:
             self.set_state(consult.id, "Established")
+        return consult.id
 
     def _complete_consultation(self, call: SimCall, body: dict[str, Any]) -> None:
         consult = call if call.consult_kind else self.calls[call.consult_peer]
@@ -353,7 +366,7 @@ class GwsSimulator:
         self.release(consult.id)
         self.set_state(original.id, "Established")
 
-    _operations: dict[str, Callable[[GwsSimulator, SimCall, dict[str, Any]], None]] = {
+    _operations: dict[str, Callable[[GwsSimulator, SimCall, dict[str, Any]], object]] = {
         "Answer": _answer,
         "Hangup": _hangup,
         "ClearCall": _hangup,
