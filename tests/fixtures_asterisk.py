@@ -6,7 +6,7 @@ Mark such tests ``@pytest.mark.asterisk``. Fixtures:
     run, when scripts/install-asterisk-sandbox.sh has not built it (tests have no internet).
 
 ``asterisk`` -> ``LabAsterisk``: a running Asterisk with the lab configuration
-    (``ctibridge asterisk-config --profile lab``): DNs 5001-5004 (5003 and 5004 also have a static
+    (asterisk/lab, made by asterisk/regenerate.sh): DNs 5001-5004 (5003 and 5004 also have a static
     sipp phone contact at 127.0.0.3:5062 / 127.0.0.4:5062), trunk ``genesys`` = 127.0.0.2:5060,
     SIP on 127.0.0.1:5060, WebSocket ws://127.0.0.1:8088/ws, AMI on 127.0.0.1:5038 as user
     ``ctibridge`` with the least-privilege rights of the generated manager.conf. Attributes:
@@ -36,11 +36,13 @@ from ctibridge.gateway.sandbox import AsteriskSandbox, default_root, is_built
 from ctibridge.gateway.settings import GatewaySettings
 from ctibridge.sim.sipp import Sipp
 
-LAB_WEBRTC_SECRET = "lab-webrtc-secret-for-tests"
-LAB_AMI_SECRET = "lab-ami-secret-for-tests"
+# the example secrets of asterisk/regenerate.sh: the sandbox runs exactly asterisk/lab/*.conf
+LAB_WEBRTC_SECRET = "example-webrtc-secret"
+LAB_AMI_SECRET = "example-ami-secret"
 
 
 def lab_settings() -> GatewaySettings:
+    """The settings of asterisk/lab (tests/asterisk/test_gateway_config.py checks they agree)."""
     return GatewaySettings(
         profile="lab",
         dns="5001-5004",
