@@ -100,8 +100,8 @@ def recognise(views: Sequence[dict[str, object]]) -> str:
     else:
         name = f"{direction or 'unknown'} {'answered' if answered else 'ringing'}"
     extras = [tag for tag, state in (("hold", "held"), ("transfer", "transferring")) if state in states]
-    sync = {str((v.get("sync") or {}).get("status")) for v in views if isinstance(v.get("sync"), dict)}
-    if "diverged" in sync:
+    syncs = [v.get("sync") for v in views]
+    if any(isinstance(sync, dict) and sync.get("status") == "diverged" for sync in syncs):
         extras.append("diverged")
     return " + ".join([name, *extras])
 
