@@ -134,7 +134,9 @@ export class Panel {
   #fillPhoneCard(card, session) {
     const { parts } = card;
     card.el.dataset.phoneKey = session.key;
-    parts.title.replaceChildren(session.remote.name || session.remote.number || "Phone call");
+    const { name, number } = session.remote;
+    parts.title.replaceChildren(name || number || "Phone call",
+      name && number ? h("span", { class: "number" }, ` ${number}`) : "");
     this.#fillState(card, session.state, null, "Phone: ");
     parts.facts.replaceChildren();
     parts.sync.replaceChildren();
@@ -163,7 +165,9 @@ export class Panel {
   #fillSync(el, call) {
     const sync = call.sync ?? { status: "ok" };
     if (sync.status === "ok") {
-      el.replaceChildren(h("span", { class: "badge sync-ok" }, "Sync ok"));
+      const sides = [call.genesys && `Genesys ${call.genesys.state}`, call.asterisk && `Asterisk ${call.asterisk.state}`];
+      el.replaceChildren(h("span", { class: "badge sync-ok" }, "Sync ok"), " ",
+        h("span", { class: "sides-ok" }, sides.filter(Boolean).join(" · ")));
       return;
     }
     const row = (label, genesys, asterisk) => h("tr", {}, h("th", { scope: "row" }, label),
@@ -190,7 +194,7 @@ export class Panel {
       return;
     }
     const m = session.media;
-    Object.assign(el.dataset, m ? { ice: m.ice, dtls: m.dtls, inBytes: m.inBytes } : {});
+    Object.assign(el.dataset, m ? { ice: m.ice, dtls: m.dtls, inBytes: m.inBytes, outBytes: m.outBytes } : {});
     el.replaceChildren(
       m ? `Audio ${m.codec.replace("audio/", "")} · ICE ${m.ice} · DTLS ${m.dtls} · ${kib(m.inBytes)} in`
         : "Audio starting…",

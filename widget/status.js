@@ -16,7 +16,8 @@ const BRIDGE_LABELS = Object.freeze({
 /** [code, sentence] for every current problem, most blocking first. */
 export function problems(config, phone, bridge) {
   const list = [];
-  if (!config.dn || !config.token) list.push(["not_configured", "The widget has no DN or agent token: check its URL or config.js."]);
+  if (!config.dn) list.push(["not_configured", "The widget has no DN: check its URL or config.js."]);
+  else if (!config.token) list.push(["no_token", "No agent token: Genesys call control is off."]);
   if (bridge.status === "token_expired") list.push(["token_expired", "Your session expired (4401). Sign in to Workspace again."]);
   if (bridge.status === "dn_refused") list.push(["dn_refused", `DN ${config.dn} is not allowed for this agent or this page (4403).`]);
   if (bridge.status === "bad_hello") list.push(["bad_hello", "The bridge refused the widget's hello (4400)."]);
@@ -39,8 +40,9 @@ export function problems(config, phone, bridge) {
 export function renderStatus({ phonePill, bridgePill, alerts }, config, phone, bridge) {
   const reg = phone.state.registration;
   phonePill.dataset.status = reg;
-  phonePill.textContent = reg === "registered" ? `Phone ${config.dn}`
-    : phone.state.transport === "connecting" ? "Phone connecting…" : `Phone ${reg}`;
+  phonePill.textContent = !config.sipPassword ? "Phone off"
+    : reg === "registered" ? `Phone ${config.dn}`
+      : phone.state.transport === "connecting" ? "Phone connecting…" : `Phone ${reg}`;
   bridgePill.dataset.status = bridge.status;
   bridgePill.textContent = BRIDGE_LABELS[bridge.status] ?? bridge.status;
   const current = problems(config, phone, bridge);

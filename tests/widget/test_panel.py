@@ -48,7 +48,7 @@ async def test_snapshot_renders_the_call(page: Page, widget_server: WidgetServer
     await expect(timer).to_have_text(re.compile(r"^1:0[5-9]$"))
     first = await timer.inner_text()
     await expect(timer).not_to_have_text(first, timeout=3000)  # it runs
-    await expect(card.locator(".sync")).to_have_text("Sync ok")
+    await expect(card.locator(".sync")).to_have_text("Sync ok Genesys Established · Asterisk up")
     labels = await card.locator(".buttons button").all_inner_texts()
     assert labels == ["Hang up", "Hold", "Transfer", "Consult", "Keypad"]
     await expect(card.locator(".destination")).to_be_visible()
