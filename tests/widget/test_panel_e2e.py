@@ -67,7 +67,8 @@ async def scene(tmp_path: Path) -> AsyncIterator[tuple[Bridge, ScenarioRunner]]:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
-    bridge = Bridge(_settings(port, ami, gws, secrets.token_urlsafe(32), tmp_path / "events.jsonl"), gws, port)
+    settings = _settings(port, ami, gws, secrets.token_urlsafe(32), tmp_path / "events.jsonl")
+    bridge = Bridge(settings, gws, port)
     try:
         await bridge.start()
         for dn in DNS:
@@ -83,7 +84,8 @@ async def established_call(page: Page, bridge: Bridge, runner: ScenarioRunner) -
     await page.goto(bridge.widget_url("5001"))
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     await runner.apply(InboundCall(at=0, kind="inbound_call", call="c1", dn="5001", caller="+15550001000",
-                                   caller_name="José Müller", user_data={"Segment": "Gold", "Language": "de"}))
+                                   caller_name="José Müller",
+                                   user_data={"Segment": "Gold", "Language": "de"}))
     card = page.locator("article[data-call-id]")
     await expect(card).to_have_attribute("data-state", "ringing")
     await runner.apply(Answer(at=0, kind="answer", call="c1"))

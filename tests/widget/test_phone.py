@@ -8,10 +8,10 @@ call (sendonly re-INVITE) and Asterisk plays music on hold to the agent leg over
 from __future__ import annotations
 
 import pytest
+from fixtures_asterisk import LabAsterisk
 from playwright.async_api import Locator, Page, expect
 
 from ctibridge.sim.sipp import Sipp
-from fixtures_asterisk import LabAsterisk
 
 from .conftest import SCREENSHOTS, WidgetServer
 
