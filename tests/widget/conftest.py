@@ -48,6 +48,7 @@ async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
 class WidgetServer:
     def __init__(self, port: int, peer: ProtocolPeer) -> None:
         self.port = port
+        self.pages: dict[str, str] = {}  # extra HTML pages a test serves at /pages/<name>
         self.peer = peer
         self.origin = f"http://127.0.0.1:{port}"
 
@@ -59,14 +60,22 @@ class WidgetServer:
 @pytest.fixture
 async def widget_server() -> AsyncIterator[WidgetServer]:
     peer = ProtocolPeer()
+    server = WidgetServer(free_port(), peer)
+
+    async def test_page(request: web.Request) -> web.Response:
+        text = server.pages.get(request.match_info["name"])
+        if text is None:
+            raise web.HTTPNotFound()
+        return web.Response(text=text, content_type="text/html")
+
     app = web.Application()
     app.router.add_get("/ws", peer.handle)
+    app.router.add_get("/pages/{name}", test_page)
     add_widget_routes(app)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield WidgetServer(port, peer)
+    await web.TCPSite(runner, "127.0.0.1", server.port).start()
+    yield server
     await peer.close_all()
     await runner.cleanup()
 
