@@ -50,9 +50,9 @@ def is_built(root: Path) -> bool:
     return (root / STAMP).is_file()
 
 
-def _run(argv: list[str], **kwargs: object) -> None:
+def _run(argv: list[str]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C.UTF-8"}
-    subprocess.run(argv, check=True, env=env, **kwargs)  # type: ignore[call-overload]
+    subprocess.run(argv, check=True, env=env)
 
 
 def build(root: Path, mirror: str = "http://deb.debian.org/debian") -> None:
@@ -131,12 +131,13 @@ class AsteriskSandbox:
         self._configs: dict[str, str] = {}
 
     # ------------------------------------------------------------------ commands in the chroot
-    def _argv(self, *asterisk_args: str, proc: bool = False) -> list[str]:
-        """unshare a private mount namespace, show the workdir at /ctibridge, chroot, run asterisk."""
-        mounts = f'mount --bind "$1" "$2{INSIDE}"'
-        if proc:
-            mounts += ' && mount -t proc proc "$2/proc"'
-        script = f'{mounts} && exec chroot "$2" /usr/sbin/asterisk -C {INSIDE}/etc/asterisk.conf "$@"'
+    def _argv(self, *asterisk_args: str) -> list[str]:
+        """unshare a private mount namespace, show the workdir at /ctibridge, chroot, run asterisk.
+        (Asterisk needs no /proc in the chroot.)"""
+        script = (
+            f'work=$1 root=$2; shift 2; mount --bind "$work" "$root{INSIDE}" && '
+            f'exec chroot "$root" /usr/sbin/asterisk -C {INSIDE}/etc/asterisk.conf "$@"'
+        )
         return [
             "unshare", "--mount", "--propagation", "private", "--",
             "sh", "-c", script, "sh", str(self.workdir), str(self.root), *asterisk_args,
@@ -180,7 +181,7 @@ class AsteriskSandbox:
                 raise SandboxError(f"AMI port {port} is taken: is another sandbox running here?") from exc
         with open(self.workdir / "log" / "asterisk.out", "ab") as out:
             self.process = subprocess.Popen(
-                self._argv("-f", "-n", "-g", proc=True),
+                self._argv("-f", "-n", "-g"),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -198,7 +199,7 @@ class AsteriskSandbox:
     async def _wait_booted(self, deadline: float) -> None:
         ctl = self.workdir / "run" / "asterisk.ctl"
         while not ctl.exists():
-            self._check_alive()
+            self._checkprocess_alive()
             if time.monotonic() > deadline:
                 raise SandboxError(f"Asterisk did not open its control socket:\n{self._tail()}")
             await asyncio.sleep(0.02)
@@ -209,7 +210,7 @@ class AsteriskSandbox:
     async def _wait_ami_greeting(self, deadline: float) -> None:
         port = ami_port(self._configs)
         while True:
-            self._check_alive()
+            self._checkprocess_alive()
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 try:
@@ -226,7 +227,7 @@ class AsteriskSandbox:
                 raise SandboxError(f"AMI on 127.0.0.1:{port} did not answer:\n{self._tail()}")
             await asyncio.sleep(0.02)
 
-    def _check_alive(self) -> None:
+    def _checkprocess_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise SandboxError(f"Asterisk exited with rc={self.process.returncode}:\n{self._tail()}")
 
@@ -264,12 +265,12 @@ def stop_process_group(pid: int, cli: Callable[[str, float], str], graceful_s: f
                 return
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not process_alive(pid):
                 return
             time.sleep(0.02)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Running, and not a zombie (our own child stays one until Popen.wait reaps it)."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -300,7 +301,7 @@ def main(argv: list[str]) -> int:
     elif args.command == "start":
         if args.config_dir is None:
             p.error("start needs --config-dir")
-        if pid and _alive(pid):
+        if pid and process_alive(pid):
             print(f"already running: pid {pid}", file=sys.stderr)
             return 1
         files = {f.name: f.read_text(encoding="utf-8") for f in sorted(args.config_dir.glob("*.conf"))}
@@ -315,7 +316,7 @@ def main(argv: list[str]) -> int:
         print("stopped")
     else:
         print(f"built: {is_built(root)} ({root})")
-        running = bool(pid) and _alive(pid)
+        running = bool(pid) and process_alive(pid)
         print(f"running: {running}" + (f" (pid {pid}, workdir {args.workdir})" if running else ""))
         if running:
             print(sandbox.cli("core show uptime").strip())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from fixtures_asterisk import LabAsterisk
 from raw_ami import Message, RawAmi
@@ -249,3 +252,62 @@ async def test_restart_drops_ami_and_boots_again(asterisk: LabAsterisk, ami: Raw
         assert (await again.action("Ping"))["Ping"] == "Pong"
     finally:
         await again.close()
+
+
+BROWSER_CONTACT = "sip:b{dn}@b.invalid;transport=ws"
+
+
+async def ws_register(ws: aiohttp.ClientWebSocketResponse, dn: str, password: str, expires: int = 300) -> str:
+    """REGISTER ``dn`` on an open ws://127.0.0.1:8088/ws as a browser does (digest auth, MD5);
+    the final status line. Asterisk keeps the contact only while this WebSocket stays open."""
+    call_id = secrets.token_hex(8)
+
+    def register(cseq: int, authorization: str = "") -> str:
+        return "\r\n".join(
+            [
+                "REGISTER sip:127.0.0.1 SIP/2.0",
+                f"Via: SIP/2.0/WS example.invalid;branch=z9hG4bK{secrets.token_hex(6)}",
+                "Max-Forwards: 70",
+                f"From: <sip:{dn}@127.0.0.1>;tag={call_id}",
+                f"To: <sip:{dn}@127.0.0.1>",
+                f"Call-ID: {call_id}",
+                f"CSeq: {cseq} REGISTER",
+                f"Contact: <{BROWSER_CONTACT.format(dn=dn)}>",
+                f"Expires: {expires}",
+                *([f"Authorization: {authorization}"] if authorization else []),
+                "Content-Length: 0",
+                "",
+                "",
+            ]
+        )
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    await ws.send_str(register(1))
+    challenge = await ws.receive_str(timeout=5)
+    assert challenge.startswith("SIP/2.0 401"), challenge
+    fields = dict(re.findall(r'(\w+)="?([^",\r]+)"?', challenge.split("WWW-Authenticate: Digest", 1)[1]))
+    ha1, ha2, cnonce = md5(f"{dn}:{fields['realm']}:{password}"), md5("REGISTER:sip:127.0.0.1"), "0a4f113b"
+    response = md5(f"{ha1}:{fields['nonce']}:00000001:{cnonce}:auth:{ha2}")
+    authorization = (
+        f'Digest username="{dn}", realm="{fields["realm"]}", nonce="{fields["nonce"]}", '
+        f'uri="sip:127.0.0.1", response="{response}", algorithm=MD5, qop=auth, nc=00000001, '
+        f'cnonce="{cnonce}"' + (f', opaque="{fields["opaque"]}"' if "opaque" in fields else "")
+    )
+    await ws.send_str(register(2, authorization))
+    return (await ws.receive_str(timeout=5)).split("\r\n", 1)[0]
+
+
+async def test_a_phone_dn_also_takes_one_browser_registration(asterisk: LabAsterisk) -> None:
+    password = asterisk.settings.password("5003")
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect("ws://127.0.0.1:8088/ws", protocols=("sip",)) as ws:
+            assert await ws_register(ws, "5003", password) == "SIP/2.0 200 OK"
+            contacts = asterisk.sandbox.cli("pjsip show aor 5003")
+            assert "5003/sip:b5003@127.0.0.1:" in contacts  # rewritten to the WebSocket's source
+            assert "sip:5003@127.0.0.3:5062" in contacts  # the static sipp phone stays
+            assert await ws_register(ws, "5003", password, expires=0) == "SIP/2.0 200 OK"
+            assert "sip:b5003@" not in asterisk.sandbox.cli("pjsip show aor 5003")
+        async with http.ws_connect("ws://127.0.0.1:8088/ws", protocols=("sip",)) as ws:
+            assert await ws_register(ws, "5003", "wrong-password") == "SIP/2.0 401 Unauthorized"
