@@ -1,0 +1,135 @@
+"""The bridge under load, in its own process: the service's own components and application.
+
+    python bench/latency_bridge.py --ami-port P --http-port H --dns 10000-11999 --secret S --out F
+                                   [--redis URL]
+
+Built exactly as ``ctibridge run`` builds it (``ctibridge.web.service.build`` + ``create_app``),
+with one addition: ``hub.publish`` is wrapped to note, for every delta, the wall time at which it
+was handed to the hub minus ``delta.t`` (the time the AMI adapter read the event's bytes). Every
+second it also notes its own CPU time, so the caller can tell how busy the bridge was. Samples go
+to ``--out`` (JSON) on SIGTERM, before the shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ctibridge.config import Settings
+from ctibridge.core.correlator import Correlator
+from ctibridge.core.deltas import Delta
+from ctibridge.web.app import create_app
+from ctibridge.web.service import build
+
+ORIGIN = "http://bench.invalid"
+AMI_USER, AMI_SECRET = "ctibridge", "ctibridge-sim"
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    store: dict[str, Any] = {"kind": "memory"}
+    if args.redis:
+        store = {"kind": "redis", "redis_url": args.redis}
+    return Settings(
+        listen={"host": "127.0.0.1", "port": args.http_port},
+        ami={"host": "127.0.0.1", "port": args.ami_port, "username": AMI_USER, "secret": AMI_SECRET},
+        gws={"base_url": "http://127.0.0.1:9", "agents": []},
+        gateway={"trunk_endpoint": "genesys", "dns": [args.dns]},
+        store=store,
+        auth={"token_secret": args.secret, "allowed_origins": [ORIGIN]},
+        log={"level": "WARNING"},
+    )
+
+
+def throttle_core_state(every_s: float) -> None:
+    """The proposed change, measured without editing the service: the pipeline builds
+    ``correlator.export_state()`` for every batch and the store serialises it; here the export
+    returns ``None`` (so ``append`` gets no core state) unless ``every_s`` passed since the last one.
+    Bench process only."""
+    export = Correlator.export_state
+    last = [0.0]
+
+    def throttled(self: Correlator) -> Any:
+        now = time.monotonic()
+        if now - last[0] < every_s:
+            return None
+        last[0] = now
+        return export(self)
+
+    Correlator.export_state = throttled  # type: ignore[method-assign]
+
+
+async def serve(args: argparse.Namespace) -> None:
+    components = build(settings(args))
+    published: list[tuple[float, float]] = []  # (wall time handed to the hub, that minus delta.t)
+    cpu: list[tuple[float, float]] = []
+    original = components.hub.publish
+
+    seen: set[tuple[str, int]] = set()
+
+    def publish(deltas: Any) -> Any:
+        # The owner's hub gets each delta twice (from the pipeline, then from its store
+        # subscription); the first hand-over is the one that counts.
+        deltas = list(deltas)
+        now = time.time()
+        for d in deltas:
+            if isinstance(d, Delta) and (d.dn, d.seq) not in seen:
+                seen.add((d.dn, d.seq))
+                published.append((now, now - d.t))
+        return original(deltas)
+
+    components.hub.publish = publish  # type: ignore[method-assign]
+    if args.state_every > 0:
+        throttle_core_state(args.state_every)
+    app = create_app(settings(args), components=components, widget_dir=None)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", args.http_port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        while not stop.is_set():
+            cpu.append((time.time(), time.process_time()))
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+        cpu.append((time.time(), time.process_time()))
+        # Written before the shutdown, which closes 2,000 WebSockets and may be slow under load.
+        Path(args.out).write_text(json.dumps({"published": published, "cpu": cpu}))  # noqa: ASYNC240
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ami-port", type=int, required=True)
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--dns", required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--redis", default="")
+    parser.add_argument("--state-every", type=float, default=0.0,
+                        help="proposed: save the core state at most this often (s); 0 = as the service")
+    parser.add_argument("--profile", default="", help="write a pyinstrument profile (text) here")
+    args = parser.parse_args()
+    if not args.profile:
+        asyncio.run(serve(args))
+        return
+    from pyinstrument import Profiler
+    profiler = Profiler(interval=0.001)
+    with profiler:
+        asyncio.run(serve(args))
+    Path(args.profile).write_text(profiler.output_text(show_all=False, color=False))
+
+
+if __name__ == "__main__":
+    main()

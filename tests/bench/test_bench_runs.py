@@ -1,0 +1,35 @@
+"""Every benchmark still runs: ``bench/run.py --quick --only NAME`` prints its rows.
+
+Not a timed test: quick mode uses tiny loads and one run, so its figures mean nothing; this only
+keeps the benchmarks working as the code they measure changes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+
+EXPECTED = {
+    "throughput": ("throughput.panoramisk", "throughput.core ", "throughput.core_vs_panoramisk",
+                   "throughput.service_memory", "throughput.service_redis"),
+    "latency": ("latency.memory.publish_p99", "latency.memory.client_p99", "latency.redis.client_p99"),
+    "capacity": ("capacity.state_per_call", "capacity.rss ", "capacity.startup", "capacity.resync"),
+    "actions": ("actions.hold_share_in_process", "actions.hold_widget_round_trip"),
+}
+NEEDS_REDIS = {"throughput", "latency"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[pytest.mark.redis] if name in NEEDS_REDIS else []) for name in EXPECTED])
+def test_benchmark_prints_its_rows(name: str) -> None:
+    done = subprocess.run([sys.executable, str(RUN), "--quick", "--only", name],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for expected in EXPECTED[name]:
+        assert expected in done.stdout, f"{expected!r} missing from:\n{done.stdout}"
+    assert "FAILED" not in done.stdout
