@@ -7,6 +7,7 @@ missing=""
 command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
 command -v sipp >/dev/null 2>&1 || missing="$missing sip-tester"
 command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"  # test certificates
 if [ -n "$missing" ]; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing

@@ -181,7 +181,7 @@ class AsteriskSandbox:
                 raise SandboxError(f"AMI port {port} is taken: is another sandbox running here?") from exc
         with open(self.workdir / "log" / "asterisk.out", "ab") as out:
             self.process = subprocess.Popen(
-                self._argv("-f", "-n", "-g"),
+                self._argv("-f", "-n"),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,10 +1,10 @@
 """sipp as the Genesys SIP Server and as agent phones, against the Asterisk gateway.
 
-Every sipp runs one call (``-m 1``) on its own loopback address: the Genesys side on 127.0.0.2
-(the trunk's identify match; the UAS answering outbound calls on 5060, the trunk's contact, callers
-on ports of their own so several calls can overlap), a phone on its DN's address (the lab aor
-contact, ``GatewaySettings.phone_address``). ``wait()`` returns sipp's exit code and its message
-trace; ``Sipp.close()`` kills every sipp it started.
+Every sipp runs one call (``-m 1``; the registrar one per DN) on its own loopback address: the
+Genesys side on 127.0.0.2 (the trunk's identify match; the UAS answering outbound calls on 5060, the
+trunk's contact, callers on ports of their own so several calls can overlap), a phone on its DN's
+address (the lab aor contact, ``GatewaySettings.phone_address``). ``wait()`` returns sipp's exit
+code and its message trace; ``Sipp.close()`` kills every sipp it started.
 
 Scenarios (``ctibridge/sim/sipp/*.xml``): see each file's header comment.
 """
@@ -116,15 +116,17 @@ class Sipp:
         pause_ms: int = 1000,
         auth: tuple[str, str] | None = None,
         listening: bool = False,
+        calls: int = 1,
     ) -> SippCall:
         """Run ``scenario`` from ``ip:port`` toward the gateway. ``listening``: return only once
-        sipp has bound its port (a UAS must be there before Asterisk calls it)."""
+        sipp has bound its port (a UAS must be there before Asterisk calls it). ``calls``: how many
+        calls (SIP dialogs) before sipp exits."""
         n = next(self._numbers)
         files = self.workdir / f"{n:02d}-{scenario}"
         files.mkdir(parents=True, exist_ok=True)
         media_port = 20000 + 10 * n
         argv = [
-            "sipp", self.gateway, "-sf", str(scenario_path(scenario)), "-m", "1", "-nostdin",
+            "sipp", self.gateway, "-sf", str(scenario_path(scenario)), "-m", str(calls), "-nostdin",
             "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(media_port),
             "-ci", ip, "-cp", str(8800 + n), "-d", str(pause_ms), "-timeout", "120s",
             "-trace_msg", "-message_file", str(files / "messages.log"),
@@ -191,6 +193,12 @@ class Sipp:
             keys={"call_uuid": call_uuid or "none"},
             pause_ms=pause_ms,
             listening=True,
+        )
+
+    async def genesys_registrar(self, registrations: int, port: int = 5070) -> SippCall:
+        """Genesys accepts ``registrations`` REGISTERs (one per DN) on ``port`` (the lab registrar)."""
+        return await self.start(
+            "genesys_registrar", ip=GENESYS_IP, port=port, calls=registrations, listening=True
         )
 
     # ------------------------------------------------------------------ agent phones

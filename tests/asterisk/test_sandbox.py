@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
@@ -311,3 +312,21 @@ async def test_a_phone_dn_also_takes_one_browser_registration(asterisk: LabAster
             assert "sip:b5003@" not in asterisk.sandbox.cli("pjsip show aor 5003")
         async with http.ws_connect("ws://127.0.0.1:8088/ws", protocols=("sip",)) as ws:
             assert await ws_register(ws, "5003", "wrong-password") == "SIP/2.0 401 Unauthorized"
+
+
+async def test_every_dn_registers_with_the_genesys_sip_server(asterisk: LabAsterisk, sipp: Sipp) -> None:
+    registrar = await sipp.genesys_registrar(len(asterisk.settings.dns))
+    asterisk.sandbox.cli("pjsip send register *all")
+
+    assert (await registrar.wait()).ok
+    for dn in asterisk.settings.dns:
+        assert f"Contact: <sip:{dn}@127.0.0.1:5060>" in registrar.trace()
+    await wait_until(lambda: asterisk.sandbox.cli("pjsip show registrations").count(" Registered ") == 4)
+
+
+async def wait_until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
+    for _ in range(int(within_s / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"not true within {within_s} s")
