@@ -110,7 +110,7 @@ class Sipp:
         scenario: str,
         *,
         ip: str,
-        port: int,
+        port: int | None = None,
         service: str = "",
         keys: Mapping[str, str] | None = None,
         pause_ms: int = 1000,
@@ -118,17 +118,19 @@ class Sipp:
         listening: bool = False,
         calls: int = 1,
     ) -> SippCall:
-        """Run ``scenario`` from ``ip:port`` toward the gateway. ``listening``: return only once
-        sipp has bound its port (a UAS must be there before Asterisk calls it). ``calls``: how many
-        calls (SIP dialogs) before sipp exits."""
+        """Run ``scenario`` from ``ip:port`` (no port: one of its own) toward the gateway.
+        ``listening``: return only once sipp has bound its port (a UAS must be there before Asterisk
+        calls it). ``calls``: how many calls (SIP dialogs) before sipp exits."""
         n = next(self._numbers)
         files = self.workdir / f"{n:02d}-{scenario}"
         files.mkdir(parents=True, exist_ok=True)
-        media_port = 20000 + 10 * n
+        slot = n % 800  # ports of their own for concurrent sipps; reused in a long-running demo
+        port = 5100 + slot if port is None else port
+        media_port = 20000 + 10 * slot
         argv = [
             "sipp", self.gateway, "-sf", str(scenario_path(scenario)), "-m", str(calls), "-nostdin",
             "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(media_port),
-            "-ci", ip, "-cp", str(8800 + n), "-d", str(pause_ms), "-timeout", "120s",
+            "-ci", ip, "-cp", str(30000 + slot), "-d", str(pause_ms), "-timeout", "120s",
             "-trace_msg", "-message_file", str(files / "messages.log"),
             "-trace_err", "-error_file", str(files / "errors.log"),
             "-trace_screen", "-screen_file", str(files / "screen.log"),
@@ -177,7 +179,6 @@ class Sipp:
         return await self.start(
             f"genesys_call_{flow}" if flow != "talk" else "genesys_call",
             ip=GENESYS_IP,
-            port=GENESYS_PORT + 100 + len(self.calls),
             service=dn,
             keys={"call_uuid": call_uuid, "caller": caller},
             pause_ms=pause_ms,
@@ -186,11 +187,13 @@ class Sipp:
     async def genesys_answer(self, call_uuid: str = "", pause_ms: int = 200) -> SippCall:
         """Genesys answers an agent's outbound call (its 200 OK carries ``X-Genesys-CallUUID`` when
         given) and waits for Asterisk's BYE."""
+        header = {"uuid_header": "X-Genesys-CallUUID", "call_uuid": call_uuid}
         return await self.start(
             "genesys_answer",
             ip=GENESYS_IP,
             port=GENESYS_PORT,
-            keys={"call_uuid": call_uuid or "none"},
+            # sipp cannot leave a header out: without a CallUUID the line becomes a harmless note
+            keys=header if call_uuid else {"uuid_header": "X-Sim-Note", "call_uuid": "no CallUUID"},
             pause_ms=pause_ms,
             listening=True,
         )
