@@ -1,10 +1,14 @@
 """``ctibridge demo``: the whole system on 127.0.0.1 in one process, with calls flowing.
 
-Starts the GWS simulator, the Asterisk side (the AMI simulator; ``--asterisk real`` is not wired
-yet, see docs/scenarios.md), the bridge itself (the service's ``build`` + ``create_app`` with an
-in-memory store, serving the widget at ``/widget/``, the operator page and the call timelines),
-then plays every bundled scenario in a loop until Ctrl-C or ``--duration`` seconds. It prints the
-URLs with freshly minted tokens; the widget's buttons act on the simulated calls.
+Starts the GWS simulator, the Asterisk side, the bridge itself (the service's ``build`` +
+``create_app`` with an in-memory store, serving the widget at ``/widget/``, the operator page and
+the call timelines), then keeps calls flowing until Ctrl-C or ``--duration`` seconds, and prints
+the URLs with freshly minted tokens; the widget's buttons act on the calls.
+
+Asterisk side (``--asterisk``): ``sim`` is the AMI simulator playing every bundled scenario in a
+loop on DNs 5001/5002; ``real`` is the Asterisk 22 sandbox (``ctibridge asterisk-sandbox build``)
+with sipp as Genesys and as the phones of DNs 5003/5004 (needs root for its chroot); ``auto``
+takes ``real`` when this machine can run it, else ``sim``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from pydantic import SecretStr
 
+from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.config import Settings
+from ctibridge.sim import lab_gateway
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.runner import ScenarioRunner
@@ -35,7 +43,7 @@ from ctibridge.web.auth import mint
 from ctibridge.web.keys import Components
 from ctibridge.web.service import build
 
-DNS = ("5001", "5002")
+SIM_DNS = ("5001", "5002")
 HOST = "127.0.0.1"
 TOKEN_TTL_S = 12 * 3600
 READY_DEADLINE_S = 15.0
@@ -53,11 +61,71 @@ PLAYLIST = (
     "reconnects",
 )
 
+Player = Callable[[GwsSimulator], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class AsteriskSide:
+    description: str
+    dns: tuple[str, ...]
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    play: Player  # keeps calls flowing until cancelled
+
+
+@contextlib.asynccontextmanager
+async def simulated_asterisk(scenarios: list[Scenario], speed: float) -> AsyncIterator[AsteriskSide]:
+    ami = AmiSimulator(agent_dns=frozenset(SIM_DNS), secret=secrets.token_hex(8))
+    port = await ami.start(HOST)
+
+    async def play(gws: GwsSimulator) -> None:
+        runner = ScenarioRunner(gws, ami, speed=speed)
+        while True:
+            for scenario in scenarios:
+                print(f"scenario: {scenario.name}: {scenario.summary}", flush=True)
+                await runner.play(scenario)
+
+    try:
+        yield AsteriskSide(f"AMI simulator on {HOST}:{port}", SIM_DNS, port, ami.username, ami.secret, play)
+    finally:
+        await ami.stop()
+
+
+@contextlib.asynccontextmanager
+async def real_asterisk(workdir: Path) -> AsyncIterator[AsteriskSide]:
+    async with lab_gateway.lab_gateway(workdir) as gateway:
+        settings = gateway.settings
+
+        async def play(gws: GwsSimulator) -> None:
+            mirror = lab_gateway.GenesysMirror(gws)
+            client = AmiClient(
+                AmiSettings(
+                    port=settings.ami_port, username=settings.ami_user, secret=SecretStr(gateway.ami_secret)
+                ),
+                on_message=mirror.on_ami,
+                on_link=lambda *_: None,
+            )
+            await client.start(timeout_s=READY_DEADLINE_S)
+            try:
+                await lab_gateway.play_lab_flows(gateway, mirror)
+            finally:
+                await client.close()
+
+        yield AsteriskSide(
+            f"Asterisk 22 sandbox, AMI on {HOST}:{settings.ami_port}, sipp as Genesys",
+            lab_gateway.PHONE_DNS,
+            settings.ami_port,
+            settings.ami_user,
+            gateway.ami_secret,
+            play,
+        )
+
 
 @dataclass
 class Demo:
     gws: GwsSimulator
-    ami: AmiSimulator
+    side: AsteriskSide
     components: Components
     base_url: str
     secret: bytes
@@ -66,10 +134,10 @@ class Demo:
         return mint(self.secret, agent, dns, TOKEN_TTL_S, time.time())
 
     def urls(self) -> list[str]:
-        operator = self.token("operator", list(DNS))
+        operator = self.token("operator", list(self.side.dns))
         lines = [
             f"widget   {dn}: {self.base_url}/widget/?dn={dn}&token={self.token(f'agent{dn}', [dn])}"
-            for dn in DNS
+            for dn in self.side.dns
         ]
         lines += [
             f"operator:      {self.base_url}/operator?token={operator}",
@@ -79,16 +147,16 @@ class Demo:
         return lines
 
 
-def _settings(port: int, ami: AmiSimulator, gws: GwsSimulator, secret: str, event_log: Path) -> Settings:
+def _settings(port: int, side: AsteriskSide, gws: GwsSimulator, secret: str, event_log: Path) -> Settings:
     origin = f"http://{HOST}:{port}"
     return Settings.model_validate(
         dict(
             listen={"host": HOST, "port": port},
             ami={
                 "host": HOST,
-                "port": ami.port,
-                "username": ami.username,
-                "secret": ami.secret,
+                "port": side.ami_port,
+                "username": side.ami_username,
+                "secret": side.ami_secret,
                 "ping_interval_s": 2.0,
                 "reconnect_min_s": 0.2,
                 "reconnect_max_s": 2.0,
@@ -100,7 +168,7 @@ def _settings(port: int, ami: AmiSimulator, gws: GwsSimulator, secret: str, even
                     for a in gws.agents.values()
                 ],
             },
-            gateway={"dns": list(DNS)},
+            gateway={"dns": list(side.dns)},
             auth={"token_secret": secret, "allowed_origins": [origin, f"http://localhost:{port}"]},
             log={"event_log": str(event_log)},
         )
@@ -108,16 +176,15 @@ def _settings(port: int, ami: AmiSimulator, gws: GwsSimulator, secret: str, even
 
 
 @contextlib.asynccontextmanager
-async def running_demo(port: int, workdir: Path) -> AsyncIterator[Demo]:
-    """Simulators + bridge on 127.0.0.1, ready (AMI resynchronised, every GWS agent subscribed)."""
-    gws = GwsSimulator([SimAgent(f"agent{dn}", secrets.token_hex(8), dn) for dn in DNS])
+async def running_demo(port: int, workdir: Path, side: AsteriskSide) -> AsyncIterator[Demo]:
+    """GWS simulator + bridge on 127.0.0.1 in front of ``side``, ready (AMI resynchronised, every
+    GWS agent subscribed)."""
+    gws = GwsSimulator([SimAgent(f"agent{dn}", secrets.token_hex(8), dn) for dn in side.dns])
     await gws.start(HOST)
-    ami = AmiSimulator(agent_dns=frozenset(DNS), secret=secrets.token_hex(8))
-    await ami.start(HOST)
     secret = secrets.token_urlsafe(32)
     sock = socket.create_server((HOST, port))  # bound first: the allowed Origin names its port
     bound = sock.getsockname()[1]
-    settings = _settings(bound, ami, gws, secret, workdir / "events.jsonl")
+    settings = _settings(bound, side, gws, secret, workdir / "events.jsonl")
     components = build(settings)
     app = create_app(settings, components=components)
     pages.add_routes(app)
@@ -125,59 +192,56 @@ async def running_demo(port: int, workdir: Path) -> AsyncIterator[Demo]:
     await runner.setup()
     await web.SockSite(runner, sock).start()
     try:
-        await _until_connected(components, gws)
-        for dn in DNS:
+        await _until_connected(components, gws, side.dns)
+        for dn in side.dns:
             gws.set_agent_state(dn, "Ready")
-        yield Demo(gws, ami, components, f"http://{HOST}:{bound}", secret.encode())
+        yield Demo(gws, side, components, f"http://{HOST}:{bound}", secret.encode())
     finally:
         await runner.cleanup()
-        await ami.stop()
         await gws.stop()
 
 
-async def _until_connected(components: Components, gws: GwsSimulator) -> None:
+async def _until_connected(components: Components, gws: GwsSimulator, dns: tuple[str, ...]) -> None:
     links = components.pipeline.links
     async with asyncio.timeout(READY_DEADLINE_S):
         # no event tells "all links up": poll, bounded by the deadline
-        while links.get("ami") != "connected" or not all(gws.subscribed(dn) for dn in DNS):  # noqa: ASYNC110
+        while links.get("ami") != "connected" or not all(gws.subscribed(dn) for dn in dns):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 
-async def play_forever(runner: ScenarioRunner, scenarios: list[Scenario]) -> None:
-    while True:
-        for scenario in scenarios:
-            print(f"scenario: {scenario.name}: {scenario.summary}", flush=True)
-            await runner.play(scenario)
-
-
-async def _main(args: argparse.Namespace) -> int:
+def _scenarios(names: list[str] | None) -> list[Scenario]:
     ranked = sorted(
         bundled_scenarios(), key=lambda s: PLAYLIST.index(s.name) if s.name in PLAYLIST else len(PLAYLIST)
     )
-    scenarios = [s for s in ranked if not args.scenario or s.name in args.scenario]
+    return [s for s in ranked if not names or s.name in names]
+
+
+async def _main(args: argparse.Namespace) -> int:
+    scenarios = _scenarios(args.scenario)
     if not scenarios:
         print(f"ctibridge demo: no scenario named {', '.join(args.scenario)}", file=sys.stderr)
         return 2
+    real = args.asterisk == "real" or (args.asterisk == "auto" and lab_gateway.available())
     with tempfile.TemporaryDirectory(prefix="ctibridge-demo-") as tmp:
-        async with running_demo(args.port, Path(tmp)) as demo:
+        side_context = real_asterisk(Path(tmp)) if real else simulated_asterisk(scenarios, args.speed)
+        async with side_context as side, running_demo(args.port, Path(tmp), side) as demo:
             print(
-                f"ctibridge demo on {demo.base_url} (Asterisk: AMI simulator on {HOST}:{demo.ami.port}, "
+                f"ctibridge demo on {demo.base_url} (Asterisk: {side.description}; "
                 f"GWS simulator on {demo.gws.base_url})"
             )
             print("\n".join(demo.urls()), flush=True)
-            runner = ScenarioRunner(demo.gws, demo.ami, speed=args.speed)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            player = asyncio.create_task(play_forever(runner, scenarios))
+            player = asyncio.create_task(side.play(demo.gws))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.duration):
                     await stop.wait()
             player.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await player
-            print(f"ctibridge demo: stopped ({len(runner.errors)} scenario steps did not apply)", flush=True)
+            print("ctibridge demo: stopped", flush=True)
     return 0
 
 
@@ -187,14 +251,18 @@ def main(argv: list[str]) -> int:
         "--asterisk",
         choices=("sim", "real", "auto"),
         default="auto",
-        help="Asterisk side: the AMI simulator (sim; auto picks it too, for now)",
+        help="sim: AMI simulator; real: the Asterisk 22 sandbox with sipp; auto: real if possible",
     )
     parser.add_argument("--port", type=int, default=8080, help="bridge HTTP port on 127.0.0.1 (0: any)")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--speed", type=float, default=1.0, help="scenario speed factor")
-    parser.add_argument("--scenario", action="append", help="only these scenarios (default: all)")
+    parser.add_argument("--speed", type=float, default=1.0, help="scenario speed factor (sim)")
+    parser.add_argument("--scenario", action="append", help="only these scenarios (sim; default: all)")
     args = parser.parse_args(argv)
-    if args.asterisk == "real":
-        print("ctibridge demo: --asterisk real is not available yet; use sim", file=sys.stderr)
+    if args.asterisk == "real" and not lab_gateway.available():
+        print(
+            "ctibridge demo: the Asterisk sandbox cannot run here (build it with scripts/"
+            "install-asterisk-sandbox.sh; needs sipp and root); use --asterisk sim",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(_main(args))
