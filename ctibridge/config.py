@@ -102,6 +102,11 @@ class GwsAgent(Section):
                            _resolve_secret(self.password, self.password_file, "password"))
         return self
 
+    @property
+    def password_value(self) -> str:
+        assert self.password is not None  # resolved by the validator
+        return self.password.get_secret_value()
+
 
 class Gws(Section):
     base_url: AnyHttpUrl

@@ -116,4 +116,5 @@ def test_auto_repair_per_rule(tmp_path: Path) -> None:
 def test_unknown_repair_rule_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as err:
         Settings.load(write(tmp_path, MINIMAL + '[correlation]\nauto_repair = { held_everywhere = true }\n'))
-    assert describe_errors(err.value)[0].startswith("correlation.auto_repair: Value error, no repairable rule")
+    assert describe_errors(err.value)[0].startswith(
+        "correlation.auto_repair: Value error, no repairable rule")

@@ -1,0 +1,90 @@
+"""The application factory: routes, request limits, CORS, and the long-lived parts as cleanup
+contexts, so start-up order (store, event log, role: pipeline + AMI + GWS) and the reverse
+shutdown order are visible here in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from ctibridge.config import Settings
+from ctibridge.web.keys import COMPONENTS, SETTINGS, Components
+from ctibridge.web.routes import Handler, add_routes, bearer_token, error
+
+REPO_WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+def origin_allowed(settings: Settings, origin: str | None) -> bool:
+    """Browsers send Origin: it must be on the allow-list (list the bridge's own URL when it serves
+    the widget). Without Origin the caller is no browser page, and its token is what counts."""
+    return origin is None or origin in settings.auth.allowed_origins
+
+
+@web.middleware
+async def api_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """For ``/api/``: Origin allow-list with CORS headers, and a rate limit per token (429)."""
+    if not request.path.startswith("/api/"):
+        return await handler(request)
+    settings, components = request.app[SETTINGS], request.app[COMPONENTS]
+    origin = request.headers.get("Origin")
+    if not origin_allowed(settings, origin):
+        raise error(403, "forbidden", f"origin {origin} is not allowed")
+    if origin is not None and request.method == "OPTIONS":
+        response: web.StreamResponse = web.Response(status=204, headers={
+            "Access-Control-Allow-Methods": CORS_METHODS, "Access-Control-Allow-Headers": CORS_HEADERS,
+            "Access-Control-Max-Age": "600"})
+    else:
+        key = bearer_token(request) or f"addr:{request.remote}"
+        if not components.rate_limiter.allow(key):
+            exc = error(429, "rate_limited", "too many requests for this token")
+            exc.headers["Retry-After"] = "1"
+            raise exc
+        response = await handler(request)
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[COMPONENTS].store.aclose()
+
+
+async def _event_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    writer = app[COMPONENTS].log_writer
+    if writer is not None:
+        writer.close()
+
+
+async def _role_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Owner: pipeline + AMI client + GWS sessions; follower: the store's stream (see role)."""
+    task = asyncio.create_task(app[COMPONENTS].role.run(), name="ctibridge-role")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_widgets(app: web.Application) -> None:
+    await app[COMPONENTS].hub.aclose()
+
+
+def create_app(settings: Settings, *, components: Components, widget_dir: Path | None = REPO_WIDGET_DIR
+               ) -> web.Application:
+    app = web.Application(client_max_size=settings.auth.max_request_bytes, middlewares=[api_guard])
+    app[SETTINGS] = settings
+    app[COMPONENTS] = components
+    components.metrics.count_clients_with(components.hub.clients_count)
+    components.metrics.count_divergences_with(lambda: components.pipeline.correlator.stats.divergences)
+    app.cleanup_ctx.extend([_store_ctx, _event_log_ctx, _role_ctx])
+    app.on_shutdown.append(_close_widgets)
+    add_routes(app, widget_dir if widget_dir is not None and widget_dir.is_dir() else None)
+    return app

@@ -1,0 +1,57 @@
+"""Prometheus metrics of one service instance (its own registry, so tests can build many apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_in = Counter("ctibridge_events_in", "Inbound events by source and type",
+                                 ["source", "type"], registry=r)
+        self.parse_errors = Counter("ctibridge_parse_errors", "Messages that could not be parsed",
+                                    ["source"], registry=r)
+        self.deltas_out = Counter("ctibridge_deltas_out", "Call deltas published", registry=r)
+        self.clients = Gauge("ctibridge_widget_clients", "Connected widget WebSockets", registry=r)
+        self.action_latency = Histogram(
+            "ctibridge_action_latency_seconds", "Agent action: request to confirmation", ["action"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0), registry=r)
+        self.action_outcomes = Counter("ctibridge_action_outcomes", "Agent actions by outcome",
+                                       ["action", "outcome"], registry=r)
+        self.repairs = Counter("ctibridge_repairs", "Automatic repairs by kind and outcome",
+                               ["kind", "outcome"], registry=r)
+        self.reconnects = Counter("ctibridge_reconnects", "Links connected again after a loss",
+                                  ["link"], registry=r)
+
+    def count_clients_with(self, count: Callable[[], int]) -> None:
+        self.clients.set_function(lambda: float(count()))
+
+    def count_divergences_with(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Divergences by rule, as the (current) correlator counts them."""
+        self.registry.register(_CountsByLabel(
+            "ctibridge_divergences", "Calls that became diverged, by rule", "rule", counts))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _CountsByLabel(Collector):
+    """A counter family read at scrape time from counts another object keeps (the correlator's)."""
+
+    def __init__(self, name: str, doc: str, label: str, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.name, self.doc, self.label, self.counts = name, doc, label, counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.doc, labels=[self.label])
+        for value, count in sorted(self.counts().items()):
+            family.add_metric([value], count)
+        yield family

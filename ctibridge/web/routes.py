@@ -1,0 +1,187 @@
+"""HTTP routes: one table (``ROUTES``) feeds both the router and the OpenAPI description.
+
+Handlers stay small: authentication is ``agent_claims``, the calls come from the store (so a
+follower instance answers as well as the owner), actions go to the executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ctibridge.hub.protocol import (
+    ActionMessage,
+    ActionName,
+    ActionParams,
+    ActionResult,
+    CallView,
+    protocol_schema,
+)
+from ctibridge.web.auth import AgentClaims, TokenError
+from ctibridge.web.health import Health, health
+from ctibridge.web.keys import COMPONENTS, SETTINGS
+from ctibridge.web.metrics import CONTENT_TYPE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ActionRequest(BaseModel):
+    """``POST /api/calls/{id}/actions`` body: the socket's ``action`` message without id/call_id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ActionName
+    params: ActionParams = ActionParams()
+
+
+class CallList(BaseModel):
+    calls: list[CallView]
+
+
+class ErrorBody(BaseModel):
+    error: str  # unauthorized, forbidden, not_found, bad_request, too_large, rate_limited
+    message: str
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    responses: dict[int, type[BaseModel] | str]  # status -> body model, or a media type
+    body: type[BaseModel] | None = None
+    authenticated: bool = False
+
+
+def error(status: int, code: str, message: str) -> web.HTTPException:
+    exc = web.HTTPException(text=ErrorBody(error=code, message=message).model_dump_json(),
+                            content_type="application/json")
+    exc.set_status(status)
+    if status == 401:
+        exc.headers["WWW-Authenticate"] = 'Bearer realm="ctibridge"'
+    return exc
+
+
+def bearer_token(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def agent_claims(request: web.Request) -> AgentClaims:
+    try:
+        return await request.app[COMPONENTS].verifier.verify(bearer_token(request))
+    except TokenError as err:
+        raise error(401, "unauthorized", f"token {err.reason}") from None
+
+
+async def _calls_of(request: web.Request, claims: AgentClaims) -> list[dict[str, object]]:
+    store = request.app[COMPONENTS].store
+    calls: list[dict[str, object]] = []
+    for dn in claims.dns:
+        calls += (await store.snapshot(dn))[1]
+    return calls
+
+
+async def _own_call(request: web.Request, claims: AgentClaims) -> dict[str, object]:
+    """The call named in the path if it is one of the agent's; 403 for another DN's, else 404."""
+    call_id = request.match_info["call_id"]
+    for call in await _calls_of(request, claims):
+        if call.get("id") == call_id:
+            return call
+    other = request.app[COMPONENTS].pipeline.correlator.call(call_id)
+    if other is not None:
+        raise error(403, "forbidden", "the call belongs to a DN this token does not cover")
+    raise error(404, "not_found", f"no live call {call_id}")
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def list_calls(request: web.Request) -> web.Response:
+    claims = await agent_claims(request)
+    return web.json_response({"calls": await _calls_of(request, claims)})
+
+
+async def get_call(request: web.Request) -> web.Response:
+    return web.json_response(await _own_call(request, await agent_claims(request)))
+
+
+async def post_action(request: web.Request) -> web.Response:
+    claims = await agent_claims(request)
+    await _own_call(request, claims)
+    try:
+        body = ActionRequest.model_validate_json(await request.read())
+        msg = ActionMessage(id=f"http-{id(request):x}", call_id=request.match_info["call_id"],
+                            action=body.action, params=body.params)
+    except ValidationError as err:
+        raise error(400, "bad_request", "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())) from None
+    result = await request.app[COMPONENTS].executor.execute(claims, msg)
+    return web.Response(text=result.model_dump_json(exclude={"type", "id"}), content_type="application/json")
+
+
+async def get_health(request: web.Request) -> web.Response:
+    report = await health(request.app[COMPONENTS], request.app[SETTINGS])
+    return web.Response(text=report.model_dump_json(), content_type="application/json",
+                        status=200 if report.status == "ok" else 503)
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    body = request.app[COMPONENTS].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def get_openapi(request: web.Request) -> web.Response:
+    from ctibridge.web.openapi import openapi
+
+    return web.json_response(openapi(ROUTES))
+
+
+async def get_ws_schema(request: web.Request) -> web.Response:
+    return web.json_response(protocol_schema())
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    return await request.app[COMPONENTS].hub.handle(request)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/ws", websocket, "Widget WebSocket (docs/widget-protocol.md); authenticates in its hello",
+          {101: "websocket"}),
+    Route("GET", "/api/calls", list_calls, "The live calls of the token's DNs",
+          {200: CallList, 401: ErrorBody, 429: ErrorBody}, authenticated=True),
+    Route("GET", "/api/calls/{call_id}", get_call, "One live call of the token's DNs",
+          {200: CallView, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody},
+          authenticated=True),
+    Route("POST", "/api/calls/{call_id}/actions", post_action,
+          "Run an agent action; answers like the socket's action_result",
+          {200: ActionResult, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
+           413: ErrorBody, 429: ErrorBody}, body=ActionRequest, authenticated=True),
+    Route("GET", "/health", get_health, "Links, sessions, store and ownership (no secrets)",
+          {200: Health, 503: Health}),
+    Route("GET", "/metrics", get_metrics, "Prometheus metrics", {200: "text/plain"}),
+    Route("GET", "/api/openapi.json", get_openapi, "This description", {200: "application/json"}),
+    Route("GET", "/api/schema/ws", get_ws_schema, "JSON Schema of the widget protocol messages",
+          {200: "application/json"}),
+)
+
+
+def add_routes(app: web.Application, widget_dir: Path | None) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    if widget_dir is not None:
+        sip_js = widget_dir / "node_modules" / "sip.js" / "lib"
+        if sip_js.is_dir():  # before /widget/: the router matches static prefixes in order
+            app.router.add_static("/widget/vendor/sip.js/", sip_js)
+        index = widget_dir / "index.html"
+
+        async def widget_index(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(index)
+
+        app.router.add_get("/widget/", widget_index)
+        app.router.add_static("/widget/", widget_dir)

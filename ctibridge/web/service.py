@@ -1,0 +1,141 @@
+"""``ctibridge run --config FILE``: build every component from the settings and serve until
+SIGINT/SIGTERM (aiohttp's runner turns both into a clean shutdown: cleanup contexts in reverse)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import ssl
+import sys
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from pydantic import SecretStr, ValidationError
+
+from ctibridge.ami.client import AmiClient, AmiSettings
+from ctibridge.ami.operations import ChannelOperations
+from ctibridge.config import Settings, describe_errors
+from ctibridge.core.ami_parse import RawMessage
+from ctibridge.core.correlator import Correlator, CorrelatorSettings
+from ctibridge.eventlog import EventLogWriter
+from ctibridge.gws.agents import GwsAgents
+from ctibridge.gws.settings import GwsAgent, GwsSettings
+from ctibridge.hub.protocol import ActionMessage, ActionResult
+from ctibridge.hub.server import Hub, Principal
+from ctibridge.pipeline import Pipeline
+from ctibridge.store import MemoryStore, RedisStore, StateStore
+from ctibridge.web.actions import ActionExecutor, SourceOperations
+from ctibridge.web.app import create_app, origin_allowed
+from ctibridge.web.auth import HmacTokenVerifier
+from ctibridge.web.keys import Components
+from ctibridge.web.metrics import Metrics
+from ctibridge.web.ratelimit import RateLimiter
+from ctibridge.web.role import Role, Sources
+
+log = logging.getLogger("ctibridge.service")
+
+
+def correlator_settings(settings: Settings) -> CorrelatorSettings:
+    return CorrelatorSettings(
+        trunk_endpoints=frozenset({settings.gateway.trunk_endpoint}),
+        dns=frozenset(settings.gateway.dns) or None,
+        grace=settings.correlation.grace_period_s,
+        fallback_window=settings.correlation.fallback_window_s,
+        repairs=settings.correlation.repairs(),
+    )
+
+
+def source_factory(settings: Settings, clock: Callable[[], float],
+                   log_writer: EventLogWriter | None) -> Callable[[Pipeline], Sources]:
+    """What the owner connects to: Asterisk AMI and one GWS session per configured agent."""
+    ami_settings = AmiSettings(
+        host=settings.ami.host, port=settings.ami.port, username=settings.ami.username,
+        secret=SecretStr(settings.ami.secret_value), ping_interval=settings.ami.ping_interval_s,
+        ping_timeout=settings.ami.ping_deadline_s, action_timeout=settings.actions.step_timeout_s,
+        backoff_initial=settings.ami.reconnect_min_s, backoff_max=settings.ami.reconnect_max_s)
+    gws_settings = GwsSettings(
+        base_url=str(settings.gws.base_url), dialect=settings.gws.dialect,
+        agents=[GwsAgent(username=a.username, password=SecretStr(a.password_value), dn=a.dn)
+                for a in settings.gws.agents])
+
+    def log_sent(raw: RawMessage, t: float) -> None:  # the AMI actions the bridge sends
+        assert log_writer is not None
+        log_writer.write("ami", "out", dict(raw), t, "ami")
+
+    def open_sources(pipeline: Pipeline) -> Sources:
+        ami = AmiClient(ami_settings, pipeline.feed_ami, pipeline.feed_ami_link,
+                        on_sent=log_sent if log_writer is not None else None, clock=clock)
+        gws = (GwsAgents(gws_settings, on_message=pipeline.feed_gws, on_link=pipeline.feed_gws_link,
+                         clock=clock) if gws_settings.agents else None)
+        return Sources(ami=ami, gws=gws, channel_ops=ChannelOperations(
+            ami, confirm_timeout_s=settings.actions.step_timeout_s))
+
+    return open_sources
+
+
+def build(settings: Settings, *, clock: Callable[[], float] = time.time,
+          store: StateStore | None = None,
+          open_sources: Callable[[Pipeline], Sources] | None = None) -> Components:
+    """Every component of one instance. Tests pass their own ``store`` or ``open_sources``."""
+    metrics = Metrics()
+    if store is None:
+        store = (RedisStore(settings.store.redis_url or "", owner_ttl=settings.store.ownership_ttl_s)
+                 if settings.store.kind == "redis" else MemoryStore())
+    log_writer = EventLogWriter(settings.log.event_log) if settings.log.event_log else None
+    verifier = HmacTokenVerifier(settings.auth.secret_bytes, clock=clock)
+
+    async def on_action(agent: Principal, msg: ActionMessage) -> ActionResult:
+        return await executor.execute(agent, msg)
+
+    rate = settings.auth.rate_limit
+    hub = Hub(store, authenticate=verifier.verify, on_action=on_action,
+              origin_allowed=lambda origin: origin_allowed(settings, origin),
+              max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
+              rate_burst=rate.burst)
+    pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
+                        clock=clock, log_writer=log_writer)
+    role = Role(store, pipeline, hub, correlator_settings(settings),
+                open_sources or source_factory(settings, clock, log_writer),
+                instance_id=settings.store.instance_id or f"{socket.gethostname()}-{os.getpid()}",
+                lease_interval_s=settings.store.ownership_ttl_s / 3)
+    executor = ActionExecutor(
+        pipeline, SourceOperations(lambda: role.sources), metrics=metrics, clock=clock,
+        control=settings.actions.control, step_timeout_s=settings.actions.step_timeout_s,
+        confirm_timeout_s=settings.actions.confirm_timeout_s)
+    pipeline.on_repair = executor.repair
+    return Components(store=store, hub=hub, pipeline=pipeline, role=role, executor=executor,
+                      verifier=verifier, metrics=metrics, log_writer=log_writer,
+                      rate_limiter=RateLimiter(rate.per_second, rate.burst))
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls.cert_file, settings.tls.key_file)
+    return context
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ctibridge run", description="run the bridge service")
+    parser.add_argument("--config", required=True, help="TOML configuration (see docs/config.example.toml)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.load(args.config)
+    except ValidationError as err:
+        print("\n".join(f"{args.config}: {line}" for line in describe_errors(err)), file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"{args.config}: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def make_app() -> web.Application:  # built inside the loop the service runs on
+        return create_app(settings, components=build(settings))
+
+    web.run_app(make_app(), host=settings.listen.host, port=settings.listen.port,
+                ssl_context=ssl_context(settings), print=None, shutdown_timeout=5.0)
+    return 0
