@@ -77,6 +77,7 @@ class ScenarioRunner:
     _prefix: str = ""
 
     def __post_init__(self) -> None:
+        self.ami.speed = self.speed  # one clock: Asterisk's own timers follow the scenario's speed
         self.gws.on_operation.append(self._on_gws_operation)
         self.ami.on_action.append(self._on_ami_action)
 

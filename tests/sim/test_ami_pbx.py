@@ -12,8 +12,17 @@ from ctibridge.core.events import ParseError
 from ctibridge.sim.ami.pbx import AmiEvent, Pbx
 
 RECORDINGS = Path(__file__).parent.parent / "recordings" / "asterisk-22"
-NOISE = {"VarSet", "Newexten", "TestEvent", "DeviceStateChange", "RTCPSent", "RTCPReceived", "SuccessfulAuth",
-         "FullyBooted", None}
+NOISE = {
+    "VarSet",
+    "Newexten",
+    "TestEvent",
+    "DeviceStateChange",
+    "RTCPSent",
+    "RTCPReceived",
+    "SuccessfulAuth",
+    "FullyBooted",
+    None,
+}
 
 
 def _shape(msg: AmiEvent, trunk: str) -> tuple[str, str]:

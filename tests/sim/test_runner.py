@@ -53,14 +53,23 @@ async def stack() -> AsyncIterator[Stack]:
     runner = ScenarioRunner(gws, ami, speed=SPEED)
     st = Stack(runner)
     agents = GwsAgents(
-        GwsSettings(base_url=gws.base_url, backoff_initial=0.1, backoff_max=0.3,
-                    agents=[GwsAgent(username=a.username, password=SecretStr(a.password)) for a in AGENTS]),
+        GwsSettings(
+            base_url=gws.base_url,
+            backoff_initial=0.1,
+            backoff_max=0.3,
+            agents=[GwsAgent(username=a.username, password=SecretStr(a.password)) for a in AGENTS],
+        ),
         on_message=lambda dn, raw, t: st.feed(parse_gws(raw, t, dn=dn)),
         on_link=lambda dn, status, t, detail: st.feed(GwsLink(t, dn, status, detail)),
     )
     client = AmiClient(
-        AmiSettings(port=port, username=ami.username, secret=SecretStr(ami.secret), backoff_initial=0.1,
-                    backoff_max=0.3),
+        AmiSettings(
+            port=port,
+            username=ami.username,
+            secret=SecretStr(ami.secret),
+            backoff_initial=0.1,
+            backoff_max=0.3,
+        ),
         on_message=lambda raw, t: st.feed(parse_ami(raw, t)),
         on_link=lambda status, t, *rest: st.feed(AmiLink(t, status)),
     )
@@ -76,8 +85,14 @@ async def stack() -> AsyncIterator[Stack]:
 
 def _seen(stack: Stack, dn: str, state: str, sync: str = "ok") -> bool:
     """A delta of ``dn`` showed a call in ``state`` with ``sync``, both sides present."""
-    return any(d.dn == dn and d.call["state"] == state and d.call["sync"]["status"] == sync
-               and d.call.get("genesys") and d.call.get("asterisk") for d in stack.deltas)
+    return any(
+        d.dn == dn
+        and d.call["state"] == state
+        and d.call["sync"]["status"] == sync
+        and d.call.get("genesys")
+        and d.call.get("asterisk")
+        for d in stack.deltas
+    )
 
 
 async def test_inbound_answered_is_one_call_seen_by_both_sides(stack: Stack) -> None:

@@ -10,7 +10,6 @@ Faults: ``disconnect_clients()`` (EOF, Asterisk stays up) and ``restart()`` (h_r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +64,7 @@ class AmiSimulator:
         )
         self.pbx = self._new_pbx()
         self.on_action: list[ActionListener] = []
+        self.speed = 1.0  # the Asterisk-side timers (digit timeout, far end answering) run this much faster
         self.port = 0
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
@@ -121,7 +121,7 @@ class AmiSimulator:
                 session.send(msg)
 
     def _schedule(self, delay_s: float, callback: Callable[[], None]) -> None:
-        asyncio.get_running_loop().call_later(delay_s, callback)
+        asyncio.get_running_loop().call_later(delay_s / self.speed, callback)
 
     # ------------------------------------------------------------------ one client
 
@@ -141,8 +141,6 @@ class AmiSimulator:
         finally:
             self._sessions.discard(session)
             writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     def _handle(self, session: _Session, msg: RawMessage) -> bool:
         """Answer one action; False when the session ends (Logoff)."""
