@@ -113,7 +113,7 @@ async def test_message_flood_is_closed_4429(bridge, session):
 
 
 async def test_server_ping_when_idle(bridge, session):
-    b = await bridge(heartbeat=0.2)
+    b = await bridge(heartbeat=0.5)
     widget = Widget(session, b.url)
     await widget.hello()
     frame = await widget.recv(pings=True)
