@@ -322,8 +322,8 @@ class Hub:
                     continue
                 if item.seq != client.last_seq + 1:
                     self.stats.gaps += 1
-                    await self._close(client, CLOSE_RESUME, f"gap after seq {client.last_seq}, resume")
-                    return
+                    self._close(client, CLOSE_RESUME, f"gap after seq {client.last_seq}, resume")
+                    return  # not awaiting the close: _forget cancels this task, not the handshake
                 client.last_seq = item.seq
                 item = item.encode()
             await client.ws.send_str(item)
@@ -362,4 +362,4 @@ class Hub:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._close(client, CLOSE_GOING_AWAY, "")
+        await asyncio.gather(self._close(client, CLOSE_GOING_AWAY, ""), return_exceptions=True)
