@@ -280,7 +280,7 @@ class ScenarioRunner:
         def asterisk() -> None:
             pbx.blind_transfer(call.agent, step.destination)
             if follow is not None:
-                follow.agent = next((d for d, c in pbx.dials.items() if c == call.trunk), "")
+                follow.agent = self._dialled_by(call.trunk)
 
         self._both(call, lambda: self._gws_transferred(call, follow), asterisk, first=step.side)
 
@@ -303,18 +303,14 @@ class ScenarioRunner:
             follow.gws_id = self.gws.call_ringing(follow.dn, follow.call_uuid, ani=ani)
 
     def _gws_consult(self, call: LiveCall, destination: str) -> None:
-        before = set(self.gws.calls)
-        self.gws._initiate_consultation(
-            self.gws.calls[call.gws_id], {"destination": {"phoneNumber": destination}}, "transfer"
-        )
-        call.consult_gws_id = next(iter(set(self.gws.calls) - before), "")
+        call.consult_gws_id = self.gws.initiate_consultation(call.gws_id, destination)
 
     def _end_consultation(self, call: LiveCall, complete: bool, side: str) -> None:
         pbx = self.ami.pbx
 
         def genesys() -> None:
             if complete:
-                self.gws._complete_consultation(self.gws.calls[call.gws_id], {})
+                self.gws.complete_consultation(call.gws_id)
             else:
                 self.gws.release(call.consult_gws_id)
                 self.gws.set_state(call.gws_id, "Established")
@@ -376,8 +372,12 @@ class ScenarioRunner:
         """After Asterisk transferred ``call``: the follower with the new agent leg dialled."""
         follow = self._follower(call, destination, "")
         if follow is not None:
-            follow.agent = next((d for d, c in self.ami.pbx.dials.items() if c == call.trunk), "")
+            follow.agent = self._dialled_by(call.trunk)
         return follow
+
+    def _dialled_by(self, channel: str) -> str:
+        """The channel ``channel`` is dialling now (a transfer target), or ""."""
+        return next((dest for dest, caller in self.ami.pbx.dials.items() if caller == channel), "")
 
     def _on_ami_action(self, name: str, msg: RawMessage) -> None:
         """The bridge acted on Asterisk (the simulator already changed its side): GWS follows."""
