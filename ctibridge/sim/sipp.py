@@ -116,11 +116,11 @@ class Sipp:
         pause_ms: int = 1000,
         auth: tuple[str, str] | None = None,
         listening: bool = False,
-        calls: int = 1,
+        calls: int | None = 1,
     ) -> SippCall:
         """Run ``scenario`` from ``ip:port`` (no port: one of its own) toward the gateway.
         ``listening``: return only once sipp has bound its port (a UAS must be there before Asterisk
-        calls it). ``calls``: how many calls (SIP dialogs) before sipp exits."""
+        calls it). ``calls``: how many calls (SIP dialogs) before sipp exits; None: until killed."""
         n = next(self._numbers)
         files = self.workdir / f"{n:02d}-{scenario}"
         files.mkdir(parents=True, exist_ok=True)
@@ -128,13 +128,15 @@ class Sipp:
         port = 5100 + slot if port is None else port
         media_port = 20000 + 10 * slot
         argv = [
-            "sipp", self.gateway, "-sf", str(scenario_path(scenario)), "-m", str(calls), "-nostdin",
+            "sipp", self.gateway, "-sf", str(scenario_path(scenario)), "-nostdin",
             "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(media_port),
             "-ci", ip, "-cp", str(30000 + slot), "-d", str(pause_ms), "-timeout", "120s",
             "-trace_msg", "-message_file", str(files / "messages.log"),
             "-trace_err", "-error_file", str(files / "errors.log"),
             "-trace_screen", "-screen_file", str(files / "screen.log"),
         ]  # fmt: skip
+        if calls is not None:
+            argv += ["-m", str(calls)]
         if service:
             argv += ["-s", service]
         # sipp allows [media_port] only on the m= line; the ICE candidate line uses [rtp_port]
@@ -198,8 +200,10 @@ class Sipp:
             listening=True,
         )
 
-    async def genesys_registrar(self, registrations: int, port: int = 5070) -> SippCall:
-        """Genesys accepts ``registrations`` REGISTERs (one per DN) on ``port`` (the lab registrar)."""
+    async def genesys_registrar(self, registrations: int | None = None, port: int = 5070) -> SippCall:
+        """Genesys accepts REGISTERs (the DNs') on ``port`` (the lab registrar): ``registrations`` of
+        them, or, by default, every one until ``close()`` (re-registrations and retransmissions
+        included: a retransmitted REGISTER counts as another one for sipp)."""
         return await self.start(
             "genesys_registrar", ip=GENESYS_IP, port=port, calls=registrations, listening=True
         )
