@@ -163,11 +163,13 @@ def _participants(call: Mapping[str, Any]) -> tuple[str, ...]:
     numbers: list[str] = []
     for item in _list(call, "participants"):
         if isinstance(item, str):
-            numbers.append(item)
-            continue
-        party = _as_mapping(item, "participants[]")
-        keys = ("phoneNumber", "number", "digits", "formattedPhoneNumber")
-        numbers.append(next((n for n in (_str(party, k) for k in keys) if n), ""))
+            number = item
+        else:
+            party = _as_mapping(item, "participants[]")
+            keys = ("phoneNumber", "number", "digits", "formattedPhoneNumber")
+            number = next((n for n in (_str(party, k) for k in keys) if n), "")
+        if number:  # a party GWS knows no number for says nothing about the call
+            numbers.append(number)
     return tuple(numbers)
 
 

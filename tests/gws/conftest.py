@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from ctibridge.core.events import InboundEvent
 from ctibridge.core.gws_parse import parse_gws
@@ -65,7 +66,7 @@ def gws_settings(base_url: str, agents: list[SimAgent], dialect: str = "v2", **o
         "base_url": base_url,
         "dialect": dialect,
         "agents": [
-            GwsAgent(username=a.username, password=a.password, dn=a.dn if dialect == "v3" else "")
+            GwsAgent(username=a.username, password=SecretStr(a.password), dn=a.dn if dialect == "v3" else "")
             for a in agents
         ],
         "request_timeout": 3.0,

@@ -36,6 +36,12 @@ async def established_call(sim: GwsSimulator, bridge: GwsAgents, recorder: Recor
     return call_id
 
 
+async def ring_and_wait(sim: GwsSimulator, recorder: Recorder, within: float) -> str:
+    call_id = sim.call_ringing("5001", ani="+15550001000")
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing", within=within)
+    return call_id
+
+
 @pytest.fixture(params=[("v2", "long-polling"), ("v2", "websocket"), ("v3", "long-polling")], ids=str)
 async def transport_agents(sim: GwsSimulator, request: pytest.FixtureRequest) -> AsyncIterator[Agents]:
     dialect, transport = request.param
@@ -224,8 +230,7 @@ async def test_advice_interval_is_milliseconds(sim: GwsSimulator) -> None:
     bridge, recorder = await started_agents(sim, "v2")
     try:
         for _ in range(3):  # each delivery ends a connect; the next one waits the interval
-            call_id = sim.call_ringing("5001", ani="+15550001000")
-            await recorder.wait_for(lambda c=call_id: last_state(recorder, c) == "Ringing", within=3)
+            await ring_and_wait(sim, recorder, within=3)
     finally:
         await bridge.stop()
 

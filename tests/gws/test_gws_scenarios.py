@@ -166,7 +166,8 @@ async def test_attached_data_changed(sim: GwsSimulator, agents: Agents) -> None:
 
 
 def _recorded(name: str) -> dict[str, Any]:
-    return json.loads((RECORDINGS / name).read_text())
+    message: dict[str, Any] = json.loads((RECORDINGS / name).read_text())
+    return message
 
 
 async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, v2_agents: Agents) -> None:
@@ -199,7 +200,7 @@ async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, v2_agents
 
 
 async def consult_call(recorder: Recorder) -> GwsCall:
-    return await recorder.wait_for(
+    call: GwsCall = await recorder.wait_for(
         lambda: next(
             (
                 e.call
@@ -209,6 +210,7 @@ async def consult_call(recorder: Recorder) -> GwsCall:
             None,
         )
     )
+    return call
 
 
 async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: Agents) -> None:

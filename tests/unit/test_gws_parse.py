@@ -19,7 +19,8 @@ RECORDED = sorted(RECORDINGS.glob("gws_v2_*.json"))
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((RECORDINGS / name).read_text())
+    message: dict[str, Any] = json.loads((RECORDINGS / name).read_text())
+    return message
 
 
 def test_recordings_present() -> None:
@@ -82,24 +83,43 @@ def test_released_with_empty_capabilities() -> None:
     assert (event.call.state, event.call.capabilities, event.call.duration) == ("Released", (), 280)
 
 
-V3_RINGING = {
+V3_RINGING: dict[str, Any] = {
     "channel": "/workspace/v3/voice",
     "data": {
         "messageType": "CallStateChanged",
         "notificationType": "StateChange",
         "call": {
-            "id": "00f1027f4a7a2001", "connId": "00f1027f4a7a2001",
+            "id": "00f1027f4a7a2001",
+            "connId": "00f1027f4a7a2001",
             "callUuid": "01UL6QHLFC8KB2Q3SK5RKEH4A000001",
-            "previousConnId": "00f1027f4a7a2000", "parentConnId": "00f1027f4a7a1fff",
-            "callType": "Inbound", "state": "Ringing", "phoneNumber": "5001", "dnis": "5001",
+            "previousConnId": "00f1027f4a7a2000",
+            "parentConnId": "00f1027f4a7a1fff",
+            "callType": "Inbound",
+            "state": "Ringing",
+            "phoneNumber": "5001",
+            "dnis": "5001",
             "ani": "+15550001000",
             "participants": [{"number": "+15550001000", "role": "RoleOrigination"}],
-            "capabilities": ["answer", "clear", "redirect", "attach-user-data", "send-dtmf",
-                             "single-step-transfer", "initiate-transfer", "complete-transfer", "release",
-                             "hold", "start-recording", "alternate"],
-            "userData": [{"key": "Segment", "type": "str", "value": "Gold"},
-                         {"key": "Priority", "type": "int", "value": 3}],
-            "extensions": {}, "duration": 0,
+            "capabilities": [
+                "answer",
+                "clear",
+                "redirect",
+                "attach-user-data",
+                "send-dtmf",
+                "single-step-transfer",
+                "initiate-transfer",
+                "complete-transfer",
+                "release",
+                "hold",
+                "start-recording",
+                "alternate",
+            ],
+            "userData": [
+                {"key": "Segment", "type": "str", "value": "Gold"},
+                {"key": "Priority", "type": "int", "value": 3},
+            ],
+            "extensions": {},
+            "duration": 0,
         },
     },
 }
@@ -111,11 +131,26 @@ def test_v3_call_state_changed() -> None:
     assert (event.dialect, event.notification, event.dn) == ("v3", "StatusChange", "5001")
     call = event.call
     assert (call.id, call.call_uuid, call.state, call.call_type) == (
-        "00f1027f4a7a2001", "01UL6QHLFC8KB2Q3SK5RKEH4A000001", "Ringing", "Inbound")
+        "00f1027f4a7a2001",
+        "01UL6QHLFC8KB2Q3SK5RKEH4A000001",
+        "Ringing",
+        "Inbound",
+    )
     assert (call.previous_conn_id, call.parent_conn_id) == ("00f1027f4a7a2000", "00f1027f4a7a1fff")
-    assert call.capabilities == ("Answer", "ClearCall", "Redirect", "AttachUserData", "SendDtmf",
-                                 "SingleStepTransfer", "InitiateTransfer", "CompleteTransfer", "Hangup",
-                                 "Hold", "StartCallRecording", "SwapCalls")
+    assert call.capabilities == (
+        "Answer",
+        "ClearCall",
+        "Redirect",
+        "AttachUserData",
+        "SendDtmf",
+        "SingleStepTransfer",
+        "InitiateTransfer",
+        "CompleteTransfer",
+        "Hangup",
+        "Hold",
+        "StartCallRecording",
+        "SwapCalls",
+    )
     assert call.participants == ("+15550001000",) and call.ani == "+15550001000"
     assert call.user_data == {"Segment": "Gold", "Priority": 3}
 
@@ -130,8 +165,18 @@ def test_v3_recorded_capabilities_all_map_to_pascal_case() -> None:
 
 
 def test_v3_dn_state_changed() -> None:
-    raw = {"channel": "/workspace/v3/voice", "data": {"messageType": "DnStateChanged", "dn": {
-        "number": "5001", "agentId": "agent1", "agentState": "NotReady", "agentWorkMode": "AfterCallWork"}}}
+    raw = {
+        "channel": "/workspace/v3/voice",
+        "data": {
+            "messageType": "DnStateChanged",
+            "dn": {
+                "number": "5001",
+                "agentId": "agent1",
+                "agentState": "NotReady",
+                "agentWorkMode": "AfterCallWork",
+            },
+        },
+    }
     assert parse_gws(raw, 1.0) == GwsDeviceUpdate(1.0, "5001", "NotReady", "AfterCallWork")
 
 
@@ -142,44 +187,63 @@ def test_rest_snapshot_v2_and_v3() -> None:
     assert [c.id for c in v2.calls] == [recorded["id"]] and v2.calls[0].state == "Established"
     empty = parse_gws({"rest": "calls", "body": {"statusCode": 0, "calls": []}}, 3.0, dn="5001")
     assert empty == GwsCallsSnapshot(3.0, "5001", ())
-    v3 = parse_gws({"rest": "calls", "dn": "5001",
-                    "body": {"status": {"code": 0}, "data": {"calls": [V3_RINGING["data"]["call"]]}}}, 3.0)
+    v3 = parse_gws(
+        {
+            "rest": "calls",
+            "dn": "5001",
+            "body": {"status": {"code": 0}, "data": {"calls": [V3_RINGING["data"]["call"]]}},
+        },
+        3.0,
+    )
     assert isinstance(v3, GwsCallsSnapshot) and v3.calls[0].capabilities[0] == "Answer"
 
 
-@pytest.mark.parametrize("raw", [
-    {"channel": "/meta/connect", "successful": True},
-    {"channel": "/meta/handshake", "successful": True, "clientId": "x"},
-    {"channel": "/v2/me/calls", "data": {"messageType": "SomethingNew"}},
-    {"channel": "/v2/me", "data": {"messageType": "PasswordChangeMessage"}},
-    {"channel": "/workspace/v3/initialization", "data": {"messageType": "WorkspaceInitializationComplete"}},
-    {"channel": "/workspace/v3/voice", "data": {"messageType": "EventError"}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"channel": "/meta/connect", "successful": True},
+        {"channel": "/meta/handshake", "successful": True, "clientId": "x"},
+        {"channel": "/v2/me/calls", "data": {"messageType": "SomethingNew"}},
+        {"channel": "/v2/me", "data": {"messageType": "PasswordChangeMessage"}},
+        {
+            "channel": "/workspace/v3/initialization",
+            "data": {"messageType": "WorkspaceInitializationComplete"},
+        },
+        {"channel": "/workspace/v3/voice", "data": {"messageType": "EventError"}},
+    ],
+)
 def test_ignored_kinds(raw: dict[str, Any]) -> None:
     assert parse_gws(raw, 0.0) is None
 
 
 def _call_message(**call: Any) -> dict[str, Any]:
-    return {"channel": "/v2/me/calls", "data": {"messageType": "CallStateChangeMessage",
-                                                "notificationType": "StatusChange", "call": call}}
+    return {
+        "channel": "/v2/me/calls",
+        "data": {"messageType": "CallStateChangeMessage", "notificationType": "StatusChange", "call": call},
+    }
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ("not a dict", "not an object"),
-    ({"data": {}}, "missing channel"),
-    ({"channel": "/v2/me/calls"}, "missing data"),
-    ({"channel": "/v2/me/calls", "data": []}, "data: expected an object"),
-    (_call_message(state="Ringing"), "call without id"),
-    (_call_message(id="C1"), "call without state"),
-    (_call_message(id="C1", state="Ringing", capabilities="Answer"), "capabilities: expected a list"),
-    (_call_message(id="C1", state="Ringing", duration="soon"), "duration"),
-    (_call_message(id=["C1"], state="Ringing"), "id: expected a string"),
-    (_call_message(id="C1", state="Ringing", userData=7), "userData"),
-    ({"channel": "/v2/me/devices",
-      "data": {"messageType": "DeviceStateChangeMessage", "devices": []}}, "empty"),
-    ({"rest": "calls", "body": {"statusCode": 2, "calls": []}}, "status"),
-    ({"rest": "devices", "body": {}}, "unknown rest record"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("not a dict", "not an object"),
+        ({"data": {}}, "missing channel"),
+        ({"channel": "/v2/me/calls"}, "missing data"),
+        ({"channel": "/v2/me/calls", "data": []}, "data: expected an object"),
+        (_call_message(state="Ringing"), "call without id"),
+        (_call_message(id="C1"), "call without state"),
+        (_call_message(id="C1", state="Ringing", capabilities="Answer"), "capabilities: expected a list"),
+        (_call_message(id="C1", state="Ringing", duration="soon"), "duration"),
+        (_call_message(id=["C1"], state="Ringing"), "id: expected a string"),
+        (_call_message(id="C1", state="Ringing", userData=7), "userData"),
+        (
+            {"channel": "/v2/me/devices", "data": {"messageType": "DeviceStateChangeMessage", "devices": []}},
+            "empty",
+        ),
+        ({"rest": "calls", "body": {"statusCode": 2, "calls": []}}, "status"),
+        ({"rest": "devices", "body": {}}, "unknown rest record"),
+    ],
+)
 def test_malformed_gives_parse_error(raw: Any, reason: str) -> None:
     event = parse_gws(raw, 4.0)
     assert isinstance(event, ParseError), event
@@ -192,21 +256,60 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
     max_leaves=25,
 )
-KEYS = st.sampled_from(["id", "state", "callUuid", "capabilities", "participants", "userData", "duration",
-                        "ani", "devices", "userState", "call", "dn", "number", "key", "value", "calls"])
-SHAPED = st.fixed_dictionaries({
-    "channel": st.sampled_from(["/v2/me/calls", "/v2/me/devices", "/workspace/v3/voice", "/meta/connect"]),
-    "data": st.fixed_dictionaries(
-        {"messageType": st.sampled_from(["CallStateChangeMessage", "DeviceStateChangeMessage",
-                                         "CallStateChanged", "DnStateChanged"])},
-        optional={"call": st.dictionaries(KEYS, JSON, max_size=8), "dn": st.dictionaries(KEYS, JSON),
-                  "devices": st.lists(st.dictionaries(KEYS, JSON) | JSON, max_size=3),
-                  "notificationType": JSON, "phoneNumber": JSON},
-    ),
-}) | st.fixed_dictionaries({"rest": st.just("calls"), "body": st.dictionaries(
-    st.sampled_from(["statusCode", "calls", "data", "status"]),
-    JSON | st.lists(st.dictionaries(KEYS, JSON)),
-)})
+KEYS = st.sampled_from(
+    [
+        "id",
+        "state",
+        "callUuid",
+        "capabilities",
+        "participants",
+        "userData",
+        "duration",
+        "ani",
+        "devices",
+        "userState",
+        "call",
+        "dn",
+        "number",
+        "key",
+        "value",
+        "calls",
+    ]
+)
+SHAPED = st.fixed_dictionaries(
+    {
+        "channel": st.sampled_from(
+            ["/v2/me/calls", "/v2/me/devices", "/workspace/v3/voice", "/meta/connect"]
+        ),
+        "data": st.fixed_dictionaries(
+            {
+                "messageType": st.sampled_from(
+                    [
+                        "CallStateChangeMessage",
+                        "DeviceStateChangeMessage",
+                        "CallStateChanged",
+                        "DnStateChanged",
+                    ]
+                )
+            },
+            optional={
+                "call": st.dictionaries(KEYS, JSON, max_size=8),
+                "dn": st.dictionaries(KEYS, JSON),
+                "devices": st.lists(st.dictionaries(KEYS, JSON) | JSON, max_size=3),
+                "notificationType": JSON,
+                "phoneNumber": JSON,
+            },
+        ),
+    }
+) | st.fixed_dictionaries(
+    {
+        "rest": st.just("calls"),
+        "body": st.dictionaries(
+            st.sampled_from(["statusCode", "calls", "data", "status"]),
+            JSON | st.lists(st.dictionaries(KEYS, JSON)),
+        ),
+    }
+)
 
 
 @settings(max_examples=400, deadline=None)
