@@ -4,6 +4,7 @@ page and as timelines."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -67,3 +68,33 @@ def test_the_timeline_route_refuses_without_a_token(demo: RunningDemo) -> None:
         urllib.request.urlopen(f"{demo.base}/calls/5001-1/timeline", timeout=5)
     assert err.value.code == 401
     assert json.loads(err.value.read())["error"] == "unauthorized"
+
+
+async def test_widget_actions_change_the_simulated_call_on_both_sides() -> None:
+    """Hold and retrieve from the widget protocol: Genesys (GWS) carries them out, the simulated
+    gateway follows as SIP Server's re-INVITE would, and the bridge confirms from both sides."""
+    with running_demo(
+        "--asterisk", "sim", "--duration", "60", "--speed", "0.4", "--scenario", "inbound_answered"
+    ) as demo:
+        ws_url = demo.base.replace("http", "ws", 1) + "/ws"
+        call = await first_correlated_call(demo, "5001", CALL_DEADLINE_S)
+        async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+            await ws.send_json({"type": "hello", "token": demo.token("widget 5001"), "dn": "5001"})
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+            for n, (action, state) in enumerate((("hold", "held"), ("retrieve", "established"))):
+                await ws.send_json(
+                    {"type": "action", "id": f"a{n}", "call_id": call["id"], "action": action, "params": {}}
+                )
+                async with asyncio.timeout(CALL_DEADLINE_S):
+                    while (msg := await ws.receive_json())["type"] != "action_result":
+                        pass
+                assert msg["ok"] and msg["outcome"] == "confirmed", msg
+                async with (
+                    aiohttp.ClientSession() as api,
+                    api.get(
+                        f"{demo.base}/api/calls/{call['id']}",
+                        headers={"Authorization": f"Bearer {demo.token('widget 5001')}"},
+                    ) as resp,
+                ):
+                    view = await resp.json()
+                assert view["state"] == state and view["sync"]["status"] == "ok"
