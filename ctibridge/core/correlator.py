@@ -51,6 +51,7 @@ from ctibridge.core.events import (
 from ctibridge.core.model import AsteriskSide, Call, GenesysSide, Leg, Role, State, Sync
 from ctibridge.core.snapshot import dump_call, load_call
 
+STATE_VERSION = 2
 ENDED_MEMORY = 10_000  # ended channels / released calls remembered to ignore their late events
 
 
@@ -128,6 +129,7 @@ class Correlator:
         self.agent_states: dict[str, tuple[str, str]] = {}
         self._out: list[Delta] = []
         self._touched: dict[str, None] = {}
+        self._dirty: set[str] = set()  # calls changed since the last export
 
     # ================================================================ public API
 
@@ -602,6 +604,7 @@ class Correlator:
 
     def _flush(self, t: float) -> list[Delta]:
         touched, self._touched = self._touched, {}
+        self._dirty.update(touched)
         for cid in touched:
             call = self._calls.get(cid)
             if call is not None:
@@ -665,6 +668,7 @@ class Correlator:
     def _drop(self, call: Call, t: float, merged_into: str | None = None) -> None:
         """Remove a finished (or merged) call; its last view goes out with the ``removed`` delta."""
         del self._calls[call.id]
+        self._dirty.add(call.id)
         self._dn_calls[call.dn].remove(call.id)
         if not self._dn_calls[call.dn]:
             del self._dn_calls[call.dn]
@@ -687,24 +691,32 @@ class Correlator:
     # ================================================================ persistence
 
     def export_state(self) -> dict[str, Any]:
-        """Everything needed to continue after a restart (JSON-able)."""
-        return {
-            "version": 1,
-            "calls": [dump_call(c) for c in self._calls.values()],
-            "channels": {uid: {"channel": _channel_dict(r.channel), "calls": sorted(r.calls)}
-                         for uid, r in self._channels.items()},
-            "bridges": {b: sorted(m) for b, m in self._bridges.items()},
-            "seqs": dict(self._seqs),
-            "counters": dict(self._counters),
-            "genesys_dns": sorted(self._genesys_dns),
-            "asterisk_seen": self._asterisk_seen,
-            "boot_time": self._boot_time,
-        }
+        """Everything needed to continue after a restart (JSON-able; ``snapshot.merge_state``
+        folds later ``export_changes`` into it)."""
+        self._dirty.clear()
+        return {"version": STATE_VERSION, "meta": self._meta(),
+                "calls": {cid: dump_call(c) for cid, c in self._calls.items()}}
+
+    def export_changes(self) -> dict[str, Any]:
+        """What changed since the last export: the calls touched (``None`` = removed) and the
+        small global part. Cheap per event, unlike a full export with many live calls."""
+        dirty, self._dirty = self._dirty, set()
+        calls = {cid: (dump_call(self._calls[cid]) if cid in self._calls else None) for cid in dirty}
+        return {"version": STATE_VERSION, "meta": self._meta(), "calls": calls}
+
+    def _meta(self) -> dict[str, Any]:
+        return {"seqs": dict(self._seqs), "counters": dict(self._counters),
+                "genesys_dns": sorted(self._genesys_dns), "asterisk_seen": self._asterisk_seen,
+                "boot_time": self._boot_time}
 
     @classmethod
     def restore(cls, state: dict[str, Any], settings: CorrelatorSettings | None = None) -> Correlator:
+        """A correlator that continues from ``export_state`` (merged with later changes). Channels
+        not attached to any call are not kept; the AMI resync after the takeover lists them."""
         self = cls(settings)
-        for data in state.get("calls", ()):
+        if state.get("version") != STATE_VERSION:
+            return self
+        for data in state["calls"].values():
             call = load_call(data)
             self._calls[call.id] = call
             self._dn_calls.setdefault(call.dn, []).append(call.id)
@@ -715,15 +727,18 @@ class Correlator:
                             *call.genesys.previous_conn_ids):
                     if key:
                         self._by_gws[(call.dn, key)] = call.id
-        for uid, data in state.get("channels", {}).items():
-            rec = _ChannelRecord(Channel(**data["channel"]), set(data["calls"]) & set(self._calls))
-            self._channels[uid] = rec
-        self._bridges = {b: set(m) for b, m in state.get("bridges", {}).items()}
-        self._seqs = dict(state.get("seqs", {}))
-        self._counters = dict(state.get("counters", {}))
-        self._genesys_dns = set(state.get("genesys_dns", ()))
-        self._asterisk_seen = bool(state.get("asterisk_seen", False))
-        self._boot_time = state.get("boot_time")
+            for leg in call.asterisk.legs.values() if call.asterisk is not None else ():
+                if leg.alive:
+                    rec = self._channels.setdefault(leg.uniqueid, _ChannelRecord(leg.channel()))
+                    rec.calls.add(call.id)
+                    if leg.bridge_id:
+                        self._bridges.setdefault(leg.bridge_id, set()).add(leg.uniqueid)
+        meta = state["meta"]
+        self._seqs = dict(meta["seqs"])
+        self._counters = dict(meta["counters"])
+        self._genesys_dns = set(meta["genesys_dns"])
+        self._asterisk_seen = bool(meta["asterisk_seen"])
+        self._boot_time = meta["boot_time"]
         return self
 
 
@@ -731,13 +746,6 @@ def _remember(memory: dict[Any, None], key: Any) -> None:
     memory[key] = None
     if len(memory) > ENDED_MEMORY:
         del memory[next(iter(memory))]
-
-
-def _channel_dict(ch: Channel) -> dict[str, Any]:
-    return {"uniqueid": ch.uniqueid, "linkedid": ch.linkedid, "name": ch.name, "state": ch.state,
-            "context": ch.context, "exten": ch.exten, "caller_num": ch.caller_num,
-            "caller_name": ch.caller_name, "connected_num": ch.connected_num,
-            "connected_name": ch.connected_name, "vars": dict(ch.vars)}
 
 
 def _released(gc: GwsCall) -> GwsCall:

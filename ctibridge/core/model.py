@@ -111,6 +111,11 @@ class Leg:
         if ch.caller_name:
             self.caller_name = ch.caller_name
 
+    def channel(self) -> Channel:
+        """The channel as last reported (for a restored correlator)."""
+        return Channel(self.uniqueid, self.linkedid, self.name, self.state, self.context, self.exten,
+                       self.caller_num, self.caller_name)
+
     def parked(self) -> bool:
         """In the bridge's hold context and not bridged: put there by an AMI hold. (After the
         ``Bridge`` that retrieves it, Asterisk still reports that context, but in a bridge.)"""

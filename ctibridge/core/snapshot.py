@@ -31,6 +31,20 @@ def dump_call(call: Call) -> dict[str, Any]:
     return data
 
 
+def merge_state(full: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """Fold ``Correlator.export_changes()`` into a state from ``export_state()`` (in place)."""
+    if full is None or full.get("version") != changes.get("version"):
+        full = {"version": changes.get("version"), "meta": {}, "calls": {}}
+    full["meta"] = changes["meta"]
+    calls = full["calls"]
+    for cid, data in changes["calls"].items():
+        if data is None:
+            calls.pop(cid, None)
+        else:
+            calls[cid] = data
+    return full
+
+
 def load_call(data: dict[str, Any]) -> Call:
     data = dict(data)
     genesys = data.pop("genesys", None)

@@ -159,7 +159,9 @@ def test_hold_divergence_becomes_diverged_after_grace_and_asks_for_a_repair() ->
     assert core.stats.divergences["held_in_genesys_only"] == 1
     # The repair's own effect: the customer leg lands in the hold context; the sides agree again.
     moved = Channel("1.0", "1.0", "PJSIP/genesys-1.0", 6, "ctibridge-hold", "moh", "+15550001000")
-    deltas = feed_all(core, [ChannelUpdate(3.6, "Newexten", moved)])
+    deltas = feed_all(core, [BridgeUpdate(3.6, "br-1", moved, False),
+                             BridgeUpdate(3.6, "br-1", agent("1.1", state=6, linked="1.0"), False),
+                             ChannelUpdate(3.6, "Newexten", moved)])
     assert deltas[-1].call["sync"]["status"] == "ok" and deltas[-1].call["state"] == "held"
 
 
@@ -184,6 +186,20 @@ def test_export_restore_continues_the_same_sequence() -> None:
     restored = Correlator.restore(state)
     assert restored.snapshot("5001") == first.snapshot("5001")
     assert [d.message() for d in feed_all(restored, rest)] == [d.message() for d in expected]
+
+
+def test_incremental_exports_fold_into_the_full_state() -> None:
+    from ctibridge.core.snapshot import merge_state
+
+    core = Correlator()
+    stored = core.export_state()
+    for ev in [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established"),
+               *inbound_call("UUID2", "5002", 0.5, "2"), *hangups(1.0), gws(1.01, "Released", caps=())]:
+        core.feed(ev)
+        stored = merge_state(json.loads(json.dumps(stored)), json.loads(json.dumps(core.export_changes())))
+        assert stored == json.loads(json.dumps(core.export_state()))
+    restored = Correlator.restore(stored)
+    assert restored.calls() == core.calls() and restored.snapshot("5002") == core.snapshot("5002")
 
 
 def test_call_whose_audio_ended_is_dropped_after_linger_when_genesys_stays_silent() -> None:
