@@ -8,6 +8,7 @@ import { backoffDelay } from "./bridge.js";
 const AUDIO_ONLY = { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } };
 const STATS_PERIOD_MS = 1000;
 const REGISTER_EXPIRES_S = 300;
+const REGISTER_TIMEOUT_MS = 5000;
 
 /** Reads the media facts the panel shows (and the tests check) from RTCPeerConnection.getStats. */
 export async function mediaStats(pc) {
@@ -53,14 +54,14 @@ export class Phone extends EventTarget {
   #registerer = null;
   #attempt = 0;
   #retryTimer = null;
+  #registerTimer = null;
   #statsTimer = null;
   #stopped = false;
 
   constructor(config) {
     super();
     this.config = config;
-    this.state = { transport: "disconnected", registration: "unregistered", error: null, mic: "unknown",
-      retryInMs: 0 };
+    this.state = { transport: "disconnected", registration: "unregistered", error: null, mic: "unknown" };
     this.sessions = new Map();
   }
 
@@ -84,11 +85,7 @@ export class Phone extends EventTarget {
         onInvite: (invitation) => this.#onInvite(invitation),
       },
     });
-    this.#registerer = new Registerer(this.#ua, { expires: REGISTER_EXPIRES_S });
-    this.#registerer.stateChange.addListener((s) => {
-      if (s === RegistererState.Registered) this.#update({ registration: "registered", error: null });
-      else if (this.state.registration !== "refused") this.#update({ registration: "unregistered" });
-    });
+    this.#registerer = this.#newRegisterer();
     globalThis.addEventListener?.("online", () => this.#reconnectNow());
     this.#statsTimer = setInterval(() => this.#sampleStats(), STATS_PERIOD_MS);
     this.#update({ transport: "connecting" });
@@ -102,6 +99,7 @@ export class Phone extends EventTarget {
   async stop() {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#registerTimer);
     clearInterval(this.#statsTimer);
     for (const s of this.sessions.values()) this.#end(s);
     await this.#registerer?.unregister().catch(() => {});
@@ -172,15 +170,46 @@ export class Phone extends EventTarget {
     }
   }
 
+  #newRegisterer() {
+    const registerer = new Registerer(this.#ua, { expires: REGISTER_EXPIRES_S });
+    registerer.stateChange.addListener((s) => {
+      const current = registerer === this.#registerer;
+      if (current && (s === RegistererState.Unregistered || s === RegistererState.Terminated)) {
+        this.#update({ registration: "unregistered" });
+      }
+    });
+    return registerer;
+  }
+
   #onConnect() {
     this.#attempt = 0;
-    this.#update({ transport: "connected", retryInMs: 0,
+    this.#update({ transport: "connected",
       error: this.state.error === "asterisk_unreachable" ? null : this.state.error });
-    this.#registerer.register({
+    const registerer = this.#registerer;
+    const settled = () => {
+      if (registerer !== this.#registerer) return false; // a late answer to a given-up registerer
+      clearTimeout(this.#registerTimer);
+      return true;
+    };
+    clearTimeout(this.#registerTimer);
+    this.#registerTimer = setTimeout(() => this.#registerStalled(registerer), REGISTER_TIMEOUT_MS);
+    registerer.register({
+      // onAccept, not only stateChange: a re-REGISTER after a reconnect leaves SIP.js "Registered"
+      // throughout, while the server (maybe restarted) had forgotten the contact.
       requestDelegate: {
-        onReject: () => this.#update({ registration: "refused", error: "sip_refused" }),
+        onAccept: () => settled() && this.#update({ registration: "registered", error: null }),
+        onReject: () => settled() && this.#update({ registration: "refused", error: "sip_refused" }),
       },
-    }).catch(() => this.#update({ registration: "refused", error: "sip_refused" }));
+    }).catch(() => this.#registerStalled(registerer));
+  }
+
+  /** The WebSocket opened but REGISTER got no answer (an Asterisk still starting or stopping):
+   * give up that registerer (its transaction would hang for 32 s) and that socket, and retry. */
+  #registerStalled(registerer) {
+    if (registerer !== this.#registerer || this.#stopped) return;
+    clearTimeout(this.#registerTimer);
+    this.#registerer = this.#newRegisterer();
+    this.#ua.transport.disconnect().finally(() => this.#scheduleReconnect());
   }
 
   #onDisconnect(error) {
@@ -191,7 +220,7 @@ export class Phone extends EventTarget {
   #scheduleReconnect() {
     if (this.#stopped) return;
     const delay = backoffDelay(this.#attempt++, 500, 30000);
-    this.#update({ transport: "disconnected", error: "asterisk_unreachable", retryInMs: delay });
+    this.#update({ transport: "disconnected", error: "asterisk_unreachable" });
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => this.#reconnectNow(), delay);
   }

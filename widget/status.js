@@ -30,8 +30,7 @@ export function problems(config, phone, bridge) {
   if (mic === "failed") list.push(["mic_failed", "The microphone could not be opened."]);
   if (mic === "no_media_api") list.push(["no_media_api", "Audio needs HTTPS: open the widget over https://."]);
   if (phone.state.error === "asterisk_unreachable") {
-    const s = Math.ceil(phone.state.retryInMs / 1000);
-    list.push(["asterisk_unreachable", `Phone server unreachable: retrying${s ? ` in ${s} s` : ""}.`]);
+    list.push(["asterisk_unreachable", "Phone server unreachable: retrying."]);
   }
   if (phone.state.error === "sip_refused") list.push(["sip_refused", `Phone registration of ${config.dn} refused: check the SIP password.`]);
   return list;

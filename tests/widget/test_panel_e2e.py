@@ -6,6 +6,7 @@ call back."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import time
@@ -17,13 +18,13 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from ctibridge.config import Settings
-from ctibridge.demo import _settings, _until_connected
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.runner import ScenarioRunner
 from ctibridge.sim.scenario import Answer, InboundCall
 from ctibridge.web.app import create_app
 from ctibridge.web.auth import mint
+from ctibridge.web.keys import Components
 from ctibridge.web.service import build
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,29 @@ pytestmark = pytest.mark.browser
 HOST = "127.0.0.1"
 DNS = ("5001", "5002")
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "widget-established.png"
+
+
+def bridge_settings(port: int, ami: AmiSimulator, gws: GwsSimulator, event_log: Path) -> Settings:
+    """What the service needs to follow the two simulators, serving the widget on ``port``."""
+    return Settings.model_validate({
+        "listen": {"host": HOST, "port": port},
+        "ami": {"host": HOST, "port": ami.port, "username": ami.username, "secret": ami.secret,
+                "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "gws": {"base_url": gws.base_url, "agents": [
+            {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
+            for a in gws.agents.values()]},
+        "gateway": {"dns": list(DNS)},
+        "auth": {"token_secret": secrets.token_urlsafe(32), "allowed_origins": [f"http://{HOST}:{port}"]},
+        "log": {"event_log": str(event_log)},
+    })
+
+
+async def until_connected(components: Components, gws: GwsSimulator) -> None:
+    """AMI resynchronised and every agent's GWS subscription up (no event says so: poll, bounded)."""
+    async with asyncio.timeout(15):
+        while components.pipeline.links.get("ami") != "connected" or not all(  # noqa: ASYNC110
+                gws.subscribed(dn) for dn in DNS):
+            await asyncio.sleep(0.05)
 
 
 class Bridge:
@@ -46,7 +70,7 @@ class Bridge:
         self.runner = web.AppRunner(create_app(self.settings, components=components), shutdown_timeout=1.0)
         await self.runner.setup()
         await web.TCPSite(self.runner, HOST, self.port, reuse_address=True).start()
-        await _until_connected(components, self.gws)
+        await until_connected(components, self.gws)
 
     async def stop(self) -> None:
         if self.runner is not None:
@@ -67,8 +91,7 @@ async def scene(tmp_path: Path) -> AsyncIterator[tuple[Bridge, ScenarioRunner]]:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
-    settings = _settings(port, ami, gws, secrets.token_urlsafe(32), tmp_path / "events.jsonl")
-    bridge = Bridge(settings, gws, port)
+    bridge = Bridge(bridge_settings(port, ami, gws, tmp_path / "events.jsonl"), gws, port)
     try:
         await bridge.start()
         for dn in DNS:

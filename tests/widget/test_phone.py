@@ -11,9 +11,11 @@ import pytest
 from fixtures_asterisk import LabAsterisk
 from playwright.async_api import Locator, Page, expect
 
+from ctibridge.hub.protocol import DeltaMessage, SnapshotMessage
 from ctibridge.sim.sipp import Sipp
 
 from .conftest import SCREENSHOTS, WidgetServer
+from .widget_server import call_view
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -59,3 +61,54 @@ async def test_phone_answers_a_genesys_call_with_media(
     await expect(card).to_have_count(0)
     await expect(page.locator(".no-calls")).to_be_visible()
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
+
+
+async def test_panel_answer_answers_the_linked_phone_session(
+    page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, sipp: Sipp,
+) -> None:
+    """The bridge's call and the SIP.js session share the X-Genesys-CallUUID: one card, and its
+    Answer is the local 200 OK (no protocol action); the card then shows the call's audio."""
+    await page.goto(phone_url(widget_server, asterisk) + "&token=tok")
+    conn = await widget_server.peer.accept()
+    await conn.recv_type("hello")
+    await conn.send(SnapshotMessage(dn="5001", epoch="e1", seq=1, calls=[]))
+    await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
+
+    call = await sipp.genesys_call("5001", CALL_UUID, flow="hold", pause_ms=2500)
+    await expect(page.locator(f'article[data-phone-key="{CALL_UUID}"]')).to_be_visible()
+    ringing = call_view(state="ringing", call_uuid=CALL_UUID, actions=["answer", "hangup"])
+    await conn.send(DeltaMessage(dn="5001", seq=2, op="created", call=ringing, t=0.0))
+    card = page.locator("article")
+    await expect(card).to_have_count(1)  # the phone session joined the bridge's card
+    await expect(card).to_have_attribute("data-call-id", "5001-3")
+
+    await card.get_by_role("button", name="Answer").click()
+    await expect(card.locator(".result")).to_have_text("Answer: answered — on this phone")
+    await conn.send(DeltaMessage(dn="5001", seq=3, op="updated", call=call_view(call_uuid=CALL_UUID), t=0.0))
+    media = card.locator(".media")
+    await expect(media).to_have_attribute("data-ice", "connected")
+    await growing(media, "data-in-bytes")
+    await page.screenshot(path=str(SCREENSHOTS / "linked-established.png"))
+    with pytest.raises(TimeoutError):
+        await conn.recv_type("action", within=0.5)  # answered here, not through the bridge
+    assert (await call.wait(15)).ok
+
+
+async def test_wrong_sip_password_is_explained(page: Page, widget_server: WidgetServer,
+                                               asterisk: LabAsterisk) -> None:
+    await page.goto(widget_server.url(dn="5001", sipPassword="wrong", asteriskUrl=ASTERISK_WS,
+                                      sipDomain="127.0.0.1"))
+    await expect(page.locator('.alert[data-error="sip_refused"]')).to_be_visible()
+    await expect(page.locator("#phone-status")).to_have_attribute("data-status", "refused")
+
+
+async def test_phone_registers_again_after_asterisk_comes_back(
+    page: Page, widget_server: WidgetServer, asterisk: LabAsterisk,
+) -> None:
+    await page.goto(phone_url(widget_server, asterisk))
+    await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
+    await asterisk.sandbox.stop()
+    await expect(page.locator('.alert[data-error="asterisk_unreachable"]')).to_be_visible()
+    await asterisk.clean()  # starts the stopped Asterisk again
+    await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered", timeout=15000)
+    await expect(page.locator('.alert[data-error="asterisk_unreachable"]')).to_have_count(0)
