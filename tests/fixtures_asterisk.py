@@ -43,13 +43,15 @@ LAB_AMI_SECRET = "example-ami-secret"
 
 def lab_settings() -> GatewaySettings:
     """The settings of asterisk/lab (tests/asterisk/test_gateway_config.py checks they agree)."""
-    return GatewaySettings(
-        profile="lab",
-        dns="5001-5004",
-        phone_dns="5003-5004",
-        genesys_host="127.0.0.2",
-        webrtc_secret=LAB_WEBRTC_SECRET,
-        ami_secret=LAB_AMI_SECRET,
+    return GatewaySettings.model_validate(
+        {
+            "profile": "lab",
+            "dns": "5001-5004",
+            "phone_dns": "5003-5004",
+            "genesys_host": "127.0.0.2",
+            "webrtc_secret": LAB_WEBRTC_SECRET,
+            "ami_secret": LAB_AMI_SECRET,
+        }
     )
 
 

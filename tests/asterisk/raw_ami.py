@@ -76,12 +76,12 @@ class RawAmi:
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         return action_id, future
 
-    async def action(self, name: str, within_s: float = 10.0, **fields: str) -> Message:
+    async def action(self, name: str, *, within_s: float = 10.0, **fields: str) -> Message:
         """Send one action; return its response."""
         return await asyncio.wait_for(self._send(name, fields)[1], within_s)
 
     async def action_list(
-        self, name: str, within_s: float = 10.0, **fields: str
+        self, name: str, *, within_s: float = 10.0, **fields: str
     ) -> tuple[Message, list[Message]]:
         """An action answered by an event list: the response and the list items (complete event last)."""
         action_id, future = self._send(name, fields)

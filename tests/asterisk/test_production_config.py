@@ -29,15 +29,17 @@ def self_signed(tmp_path: Path) -> tuple[str, str]:
 
 async def test_production_example_loads(asterisk_sandbox_built: Path, tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
-    settings = GatewaySettings(
-        dns="5001-5020",
-        genesys_host="192.168.210.81",
-        genesys_auth_user="asterisk_gateway",
-        genesys_password="g-secret",
-        webrtc_secret="w-secret",
-        ami_secret="a-secret",
-        tls_cert_file=f"{INSIDE}/etc/gateway.crt",
-        tls_key_file=f"{INSIDE}/etc/gateway.key",
+    settings = GatewaySettings.model_validate(
+        {
+            "dns": "5001-5020",
+            "genesys_host": "192.168.210.81",
+            "genesys_auth_user": "asterisk_gateway",
+            "genesys_password": "g-secret",
+            "webrtc_secret": "w-secret",
+            "ami_secret": "a-secret",
+            "tls_cert_file": f"{INSIDE}/etc/gateway.crt",
+            "tls_key_file": f"{INSIDE}/etc/gateway.key",
+        }
     )
     sandbox = AsteriskSandbox(asterisk_sandbox_built, tmp_path / "asterisk")
     await sandbox.start({**render(settings), "gateway.crt": cert, "gateway.key": key})

@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -206,7 +207,7 @@ async def test_cancel_attended_transfer_returns_to_the_customer(
 
 async def test_least_privilege_manager_user(asterisk: LabAsterisk, ami: RawAmi) -> None:
     missing = "PJSIP/5001-ffffffff"
-    permitted = {
+    permitted: dict[str, dict[str, Any]] = {
         "Ping": {},
         "Redirect": {"Channel": missing, "Context": "ctibridge-hold", "Exten": "moh", "Priority": "1"},
         "Bridge": {"Channel1": missing, "Channel2": missing, "Tone": "no"},
@@ -236,7 +237,7 @@ async def test_least_privilege_manager_user(asterisk: LabAsterisk, ami: RawAmi) 
     _, registrations = await ami.action_list("PJSIPShowRegistrationsOutbound")
     assert {e.get("ObjectName") for e in registrations} >= {f"genesys-reg-500{n}" for n in range(1, 5)}
 
-    denied = {
+    denied: dict[str, dict[str, Any]] = {
         "Originate": {"Channel": "PJSIP/5001", "Context": "from-webrtc", "Exten": "5002", "Priority": "1"},
         "Command": {"Command": "core show version"},
         "UpdateConfig": {"SrcFilename": "manager.conf", "DstFilename": "manager.conf"},
