@@ -3,13 +3,15 @@ allowed parent origin, and commands are taken only from one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.async_api import Page, expect
 
 from ctibridge.hub.protocol import ActionResult, SnapshotMessage
 
 from .conftest import WidgetServer
-from .widget_server import call_view
+from .widget_server import PeerConnection, call_view
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +59,7 @@ async def test_screen_pop_and_commands_only_for_allowed_origins(
         const msg = {type: "ctibridge.action", ref: "r1", call_id: "5001-9", action: "hangup"};
         for (const f of document.querySelectorAll("iframe")) f.contentWindow.postMessage(msg, "*");
     }""")
-    by_frame = {}
+    by_frame: dict[PeerConnection, dict[str, Any] | None] = {}
     for conn in peers:
         try:
             by_frame[conn] = await conn.recv_type("action", within=2.0)
