@@ -250,13 +250,21 @@ async def test_least_privilege_manager_user(asterisk: LabAsterisk, ami: RawAmi) 
     assert (await ami.action("GetConfig", Filename="manager.conf"))["Response"] == "Success"
 
 
-async def test_restart_drops_ami_and_boots_again(asterisk: LabAsterisk, ami: RawAmi) -> None:
+async def test_restart_mid_call_ends_the_call_and_boots_again(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    await answered_call(sipp, ami, "5003", "G2RESTART")
+
     await asterisk.sandbox.restart()
     shutdown = await ami.wait_event(Event="Shutdown")
     assert shutdown["Shutdown"] == "Cleanly"
+    for call in sipp.calls:
+        assert (await call.wait()).ok  # both SIP sides got a BYE from the stopping Asterisk
     again = await RawAmi.login(asterisk.ami_host, asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
     try:
-        assert (await again.action("Ping"))["Ping"] == "Pong"
+        booted = await again.wait_event(Event="FullyBooted")
+        assert float(str(booted["Uptime"])) < 5
+        assert asterisk.channel_count() == 0
     finally:
         await again.close()
 
