@@ -205,6 +205,25 @@ async def test_cancel_attended_transfer_returns_to_the_customer(
     assert {m.get("Channel") for m in members if m.get("Event") == "BridgeInfoChannel"} == {trunk, agent}
 
 
+async def test_attended_transfer_works_from_an_outbound_call_too(
+    asterisk: LabAsterisk, sipp: Sipp, ami: RawAmi
+) -> None:
+    """The agent is the calling party here (Dial option T), the called party for inbound calls (t)."""
+    genesys = await sipp.genesys_answer(call_uuid="G2OUTXFER")
+    caller = await sipp.phone_call("5004", "0699887766", pause_ms=9000)
+    agent = await ami.wait_event(Event="BridgeEnter", CallerIDNum="5004")
+    consulted_phone = await sipp.phone_answer("5003")
+
+    reply = await ami.action("Atxfer", Channel=str(agent["Channel"]), Context="ctibridge-xfer", Exten="5003")
+    assert reply["Response"] == "Success", reply
+    await ami.wait_event(Event="DialEnd", DialStatus="ANSWER", DestCallerIDNum="5003", within_s=15)
+    assert (await ami.action("CancelAtxfer", Channel=str(agent["Channel"])))["Response"] == "Success"
+
+    assert (await consulted_phone.wait()).ok
+    assert (await caller.wait()).ok  # back with Genesys, the agent hangs up as planned
+    assert (await genesys.wait()).ok
+
+
 async def test_least_privilege_manager_user(asterisk: LabAsterisk, ami: RawAmi) -> None:
     missing = "PJSIP/5001-ffffffff"
     permitted: dict[str, dict[str, Any]] = {
