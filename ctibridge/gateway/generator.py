@@ -127,7 +127,7 @@ def render(settings: GatewaySettings) -> dict[str, str]:
         if s.ice_host_candidate
         else "",
     }
-    return {name: _fill(name, values) for name in CONFIG_FILES}
+    return {name: _fill(name, values).rstrip("\n") + "\n" for name in CONFIG_FILES}
 
 
 def write(files: Mapping[str, str], out: Path) -> None:
