@@ -24,6 +24,7 @@ Mark such tests ``@pytest.mark.asterisk``. Fixtures:
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -69,8 +70,10 @@ class LabAsterisk:
         return int(out.split(" active channel")[0].split()[-1])
 
     async def clean(self, deadline_s: float = 10.0) -> None:
-        """Hang up every channel and wait until none is left; start Asterisk again if a test stopped it."""
-        if self.sandbox.process is None:
+        """Hang up every channel and wait until none is left; start Asterisk again if a test stopped
+        it (or it died)."""
+        process = self.sandbox.process
+        if process is None or process.poll() is not None:
             await self.sandbox.start(render(self.settings))
             return
         deadline = time.monotonic() + deadline_s
@@ -117,6 +120,8 @@ async def asterisk(_lab_asterisk: LabAsterisk) -> AsyncIterator[LabAsterisk]:
 
 @pytest.fixture
 async def sipp(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Sipp]:
+    if shutil.which("sipp") is None:
+        pytest.fail("sipp is missing: run scripts/install-asterisk-sandbox.sh", pytrace=False)
     settings = asterisk.settings
     runner = Sipp(
         tmp_path / "sipp",
