@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,16 +36,31 @@ class RunningDemo:
         return parse_qs(urlsplit(self.urls[name]).query)["token"][0]
 
 
+def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
+    """The process's stdout lines, read by a thread ("" at its end), so a wait can have a deadline."""
+    stdout = proc.stdout
+    assert stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
 def _read_urls(proc: subprocess.Popen[str]) -> dict[str, str]:
     """The lines up to ``token:``, within the start deadline."""
-    assert proc.stdout is not None
+    lines = _lines(proc)
     urls: dict[str, str] = {}
     end = time.monotonic() + START_DEADLINE_S
     while "token" not in urls:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
-        if not ready:
-            raise TimeoutError(f"the demo printed no URLs within {START_DEADLINE_S}s: {urls}")
-        line = proc.stdout.readline()
+        try:
+            line = lines.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"the demo printed no URLs within {START_DEADLINE_S}s: {urls}") from None
         if not line:
             raise RuntimeError(f"the demo exited early (rc {proc.wait()})")
         name, sep, value = line.partition(":")
