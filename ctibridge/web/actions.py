@@ -2,8 +2,9 @@
 
 ``execute`` plans with ``core.actions.plan`` on the call's current view, tells the correlator
 which operations the bridge causes (so their echoes are not mapped back: no loops), runs each step
-with a deadline, then waits for a later delta of that call on which ``plan.confirmed`` holds. The
-same executor carries out the correlator's automatic repairs (``repair``).
+with a deadline, then waits for a later delta of that call on which ``plan.confirmed`` holds and the
+two sides agree (``sync.status == "ok"``: both sides' events show the result). The same executor
+carries out the correlator's automatic repairs (``repair``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ctibridge.ami.errors import AmiError
 from ctibridge.ami.operations import ChannelOperations
@@ -143,7 +144,7 @@ class ActionExecutor:
         def watch(delta: Delta) -> None:
             if str(delta.call.get("id")) != planned.call_id or confirmed.done():
                 return
-            if planned.confirmed(None if delta.op is Op.REMOVED else delta.call):
+            if _shows(planned, None if delta.op is Op.REMOVED else delta.call):
                 confirmed.set_result(None)
 
         # Registered before the first step, so a confirming delta cannot slip by.
@@ -153,7 +154,7 @@ class ActionExecutor:
             if failure is not None:
                 return failure
             # The current view already reflects every delta processed while the steps ran.
-            if not planned.confirmed(self.pipeline.correlator.call(planned.call_id)):
+            if not _shows(planned, self.pipeline.correlator.call(planned.call_id)):
                 try:
                     await asyncio.wait_for(confirmed, self.confirm_timeout_s)
                 except TimeoutError:
@@ -174,6 +175,12 @@ class ActionExecutor:
             except TimeoutError:
                 return _result("failed", f"{side}: no answer within {self.step_timeout_s:g} s")
         return None
+
+
+def _shows(planned: Plan, view: dict[str, Any] | None) -> bool:
+    """The result is visible on both sides: the planned state, and the two sides agree on it."""
+    in_sync = view is None or (view.get("sync") or {}).get("status") == "ok"
+    return in_sync and planned.confirmed(view)
 
 
 def _result(outcome: str, detail: str) -> ActionResult:

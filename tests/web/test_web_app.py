@@ -8,6 +8,7 @@ import time
 import aiohttp
 import pytest
 from webharness import (
+    AGENTS,
     ALLOWED_ORIGIN,
     SECRETS,
     Bridge,
@@ -192,7 +193,7 @@ async def test_action_failed_when_genesys_refuses(bridge: Bridge, gws_sim: GwsSi
 
 
 async def test_health_shows_links_without_secrets(bridge: Bridge, gws_sim: GwsSimulator) -> None:
-    await until(lambda: gws_sim.subscribed("5001") and gws_sim.subscribed("5002"))
+    await until(lambda: all(gws_sim.subscribed(a.dn) for a in AGENTS))
     await until(lambda: all(s.status == "connected" for s in bridge.components.role.sources.gws.status()))  # type: ignore[union-attr]
     async with bridge.http.get(bridge.url("/health")) as resp:
         text = await resp.text()
@@ -200,7 +201,7 @@ async def test_health_shows_links_without_secrets(bridge: Bridge, gws_sim: GwsSi
     health = await resp.json()
     assert health["status"] == "degraded"
     assert health["ami"]["ready"] is False and health["ami"]["link"] in ("starting", "lost")
-    assert {(s["dn"], s["status"]) for s in health["gws"]} == {("5001", "connected"), ("5002", "connected")}
+    assert {(s["dn"], s["status"]) for s in health["gws"]} == {(a.dn, "connected") for a in AGENTS}
     assert health["store"] == {"kind": "memory", "ok": True, "fallback_active": False, "failures": 0}
     assert health["ownership"]["owner"] is True
     assert not any(secret in text for secret in SECRETS)

@@ -21,7 +21,7 @@ from ctibridge.web.keys import Components
 
 TOKEN_SECRET = "web-test-token-secret-0123456789"
 AMI_SECRET = "web-test-ami-secret-4711"
-AGENTS = [SimAgent("agent1", "gws-pass-one-31337", "5001"), SimAgent("agent2", "gws-pass-two-31337", "5002")]
+AGENTS = [SimAgent(f"agent{n}", f"gws-pass-{n}-31337", f"500{n}") for n in (1, 2, 3)]  # 5003: sipp phone
 SECRETS = (TOKEN_SECRET, AMI_SECRET, *(a.password for a in AGENTS))
 ALLOWED_ORIGIN = "http://wwe.test"
 DEADLINE = 8.0
@@ -75,15 +75,19 @@ class Widget:
     async def next(self, type_: str, within: float = DEADLINE,
                    where: Callable[[dict[str, Any]], bool] = lambda m: True) -> dict[str, Any]:
         """The next frame of ``type_`` matching ``where`` (frames of other types are kept)."""
-        async with asyncio.timeout(within):
-            while True:
-                msg = await self.ws.receive()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    raise AssertionError(f"socket ended: {msg.type} {self.ws.close_code} {msg.extra}")
-                frame = json.loads(msg.data)
-                self.frames.append(frame)
-                if frame["type"] == type_ and where(frame):
-                    return frame
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    msg = await self.ws.receive()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        raise AssertionError(f"socket ended: {msg.type} {self.ws.close_code} {msg.extra}")
+                    frame = json.loads(msg.data)
+                    self.frames.append(frame)
+                    if frame["type"] == type_ and where(frame):
+                        return frame
+        except TimeoutError:
+            last = json.dumps(self.frames[-3:], indent=1)[-3000:]
+            raise AssertionError(f"no matching {type_} within {within}s; last frames: {last}") from None
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_str(json.dumps(message))
