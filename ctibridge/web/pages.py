@@ -1,9 +1,10 @@
 """Operator pages: ``GET /operator`` (live calls and DN registrations) and
 ``GET /calls/{call_id}/timeline`` (one call's ladder, from the service's event log).
 
-Mount with ``add_routes(app)``. Both need an agent token (``?token=`` or ``Authorization:
-Bearer``) whose DNs cover what is shown; the operator page is static and reads the same REST data
-the widget's API offers (``/api/calls``, ``/health``), refreshing every second.
+Mount with ``add_routes(app)``. The timeline needs an agent token (``?token=`` or
+``Authorization: Bearer``) covering the call's DN. The operator page is static (no data in it):
+its script reads the same REST data the widget's API offers (``/api/calls`` with the token from
+the page's URL, ``/health``), every second.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ctibridge.config import Settings
-from ctibridge.core.correlator import Correlator
+from ctibridge.core.correlator import Correlator, CorrelatorSettings
 from ctibridge.eventlog import read_records
 from ctibridge.replay import replay
 from ctibridge.timeline import render_timeline
 from ctibridge.web.auth import AgentClaims, TokenError
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.routes import bearer_token, error
-from ctibridge.web.service import correlator_settings
 
 OPERATOR_PAGE = Path(__file__).with_name("operator.html")
 
@@ -36,8 +35,12 @@ async def _claims(request: web.Request) -> AgentClaims:
 
 async def operator_page(request: web.Request) -> web.Response:
     """Static: the page itself holds no data; its script fetches with the token from its URL."""
-    return web.Response(body=OPERATOR_PAGE.read_bytes(), content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return web.Response(
+        body=OPERATOR_PAGE.read_bytes(),
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 async def call_timeline(request: web.Request) -> web.Response:
@@ -49,16 +52,21 @@ async def call_timeline(request: web.Request) -> web.Response:
     writer = request.app[COMPONENTS].log_writer
     if writer is not None:
         writer.flush()  # the ladder shows everything up to this request
-    page = await asyncio.to_thread(_timeline_page, settings, Path(settings.log.event_log), call_id, claims)
+    core_settings = request.app[COMPONENTS].pipeline.correlator.settings  # the live core's
+    page = await asyncio.to_thread(
+        _timeline_page, core_settings, Path(settings.log.event_log), call_id, claims
+    )
     return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-def _timeline_page(settings: Settings, log_path: Path, call_id: str, claims: AgentClaims) -> str:
+def _timeline_page(
+    core_settings: CorrelatorSettings, log_path: Path, call_id: str, claims: AgentClaims
+) -> str:
     """Replaying the log through a fresh core gives the live call ids: the core is deterministic."""
     if not log_path.exists():
         raise error(404, "not_found", "the event log has not been written yet")
     records = list(read_records(log_path))
-    deltas = replay(records, Correlator(correlator_settings(settings))).deltas
+    deltas = replay(records, Correlator(core_settings)).deltas
     mine = [d for d in deltas if d.call.get("id") == call_id]
     if not mine:
         raise error(404, "not_found", f"no call {call_id} in the event log")
