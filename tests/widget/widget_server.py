@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,29 @@ from pydantic import BaseModel
 
 from ctibridge.hub.protocol import CallView
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 SIPJS_DIR = WIDGET_DIR / "node_modules" / "sip.js" / "lib"
+
+
+# The policy of docs/widget-deploy.md, loosened only to this test's loopback hosts: every browser
+# test also proves the widget needs no inline script, style or eval.
+WIDGET_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+              "connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'self' http://localhost:*")
+
+
+@web.middleware
+async def widget_csp(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path.startswith("/widget/"):
+        response.headers["Content-Security-Policy"] = WIDGET_CSP
+    return response
 
 
 def add_widget_routes(app: web.Application) -> None:
     if not (SIPJS_DIR / "index.js").is_file():
         raise RuntimeError("widget/node_modules missing: run scripts/install-widget.sh")
+    app.middlewares.append(widget_csp)
     app.router.add_static("/widget/vendor/sip.js/", SIPJS_DIR)
     app.router.add_static("/widget/", WIDGET_DIR)
 

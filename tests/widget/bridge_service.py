@@ -1,0 +1,80 @@
+"""The real bridge service for browser tests: the service's ``build`` + ``create_app`` (in-memory
+store) following an AMI (the simulator or the Asterisk sandbox) and the GWS simulator, on a fixed
+port so it can be stopped and started again under the same widget."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ctibridge.config import Settings
+from ctibridge.sim.gws import GwsSimulator
+from ctibridge.web.app import create_app
+from ctibridge.web.auth import mint
+from ctibridge.web.keys import Components
+from ctibridge.web.service import build
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class AmiLogin:
+    """Where and as whom the bridge logs in to AMI (the simulator's or the sandbox's)."""
+
+    port: int
+    username: str
+    secret: str
+
+
+def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path) -> Settings:
+    """What the service needs to follow ``ami`` and the GWS simulator, serving the widget on ``port``."""
+    return Settings.model_validate({
+        "listen": {"host": HOST, "port": port},
+        "ami": {"host": HOST, "port": ami.port, "username": ami.username, "secret": ami.secret,
+                "reconnect_min_s": 0.2, "reconnect_max_s": 1.0},
+        "gws": {"base_url": gws.base_url, "agents": [
+            {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
+            for a in gws.agents.values()]},
+        "gateway": {"dns": [a.dn for a in gws.agents.values()]},
+        "auth": {"token_secret": secrets.token_urlsafe(32), "allowed_origins": [f"http://{HOST}:{port}"]},
+        "log": {"event_log": str(event_log)},
+    })
+
+
+async def until_connected(components: Components, gws: GwsSimulator) -> None:
+    """AMI resynchronised and every agent's GWS subscription up (no event says so: poll, bounded)."""
+    async with asyncio.timeout(15):
+        while components.pipeline.links.get("ami") != "connected" or not all(  # noqa: ASYNC110
+                gws.subscribed(a.dn) for a in gws.agents.values()):
+            await asyncio.sleep(0.05)
+
+
+class Bridge:
+    """The bridge service on a fixed port, restartable (a restart loses its in-memory state:
+    the widget gets a new epoch and the call back from the AMI resync and the GWS re-read)."""
+
+    def __init__(self, settings: Settings, gws: GwsSimulator, port: int) -> None:
+        self.settings, self.gws, self.port = settings, gws, port
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        components = build(self.settings)
+        self.runner = web.AppRunner(create_app(self.settings, components=components), shutdown_timeout=1.0)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, HOST, self.port, reuse_address=True).start()
+        await until_connected(components, self.gws)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    def widget_url(self, dn: str, **params: str) -> str:
+        token = mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())
+        query = "".join(f"&{k}={v}" for k, v in params.items())
+        return f"http://{HOST}:{self.port}/widget/?dn={dn}&token={token}{query}"
