@@ -1,0 +1,100 @@
+"""Bridge instances on one real redis-server: the widget stream survives a restart of the bridge
+(same calls, same epoch, the sequence continues) and two instances serve the same stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from webharness import Bridge, BridgeFactory, Widget, bearer, token, until
+
+from ctibridge.sim.gws import GwsSimulator
+
+pytestmark = pytest.mark.redis
+
+
+async def redis_bridge(factory: BridgeFactory, redis_url: str, instance: str, ami_port: int) -> Bridge:
+    return await factory(ami_port=ami_port, store={"kind": "redis", "redis_url": redis_url,
+                                                   "instance_id": instance, "ownership_ttl_s": 1.5})
+
+
+def seqs(widget: Widget) -> list[int]:
+    return [f["seq"] for f in widget.frames if f["type"] in ("snapshot", "delta")]
+
+
+def contiguous(numbers: list[int]) -> bool:
+    return numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+async def ringing_call(bridge: Bridge, sim: GwsSimulator, widget: Widget) -> dict[str, Any]:
+    await until(lambda: sim.subscribed("5001"), what="GWS session of 5001")
+    sim.call_ringing("5001", ani="+15550001000")
+    return await widget.next("delta", where=lambda d: d["op"] == "created")
+
+
+async def test_api_on_the_redis_store(bridge_factory: BridgeFactory, redis_server: str, closed_port: int,
+                                      gws_sim: GwsSimulator) -> None:
+    bridge = await redis_bridge(bridge_factory, redis_server, "a", closed_port)
+    await until(lambda: bridge.components.role.owner, what="owner")
+    widget = await bridge.widget(token("agent1", "5001"), "5001")
+    await widget.next("snapshot")
+    created = await ringing_call(bridge, gws_sim, widget)
+    async with bridge.http.get(bridge.url("/api/calls"), headers=bearer(token("agent1", "5001"))) as resp:
+        assert [c["id"] for c in (await resp.json())["calls"]] == [created["call"]["id"]]
+    async with bridge.http.get(bridge.url("/health")) as resp:
+        health = await resp.json()
+    assert health["store"]["kind"] == "redis" and health["store"]["ok"]
+    assert health["ownership"] == {"instance_id": "a", "owner": True}
+
+
+async def test_restart_keeps_live_calls_and_continues_the_sequence(
+        bridge_factory: BridgeFactory, redis_server: str, closed_port: int, gws_sim: GwsSimulator) -> None:
+    first = await redis_bridge(bridge_factory, redis_server, "a", closed_port)
+    await until(lambda: first.components.role.owner, what="first instance owns")
+    widget = await first.widget(token("agent1", "5001"), "5001")
+    snapshot = await widget.next("snapshot")
+    created = await ringing_call(first, gws_sim, widget)
+    call_id = created["call"]["id"]
+    last = seqs(widget)[-1]
+
+    await first.stop()  # SIGTERM-like: state saved with every batch, lease released
+    second = await redis_bridge(bridge_factory, redis_server, "b", closed_port)
+    await until(lambda: second.components.role.owner, what="second instance owns")
+    assert second.components.pipeline.correlator.call(call_id) is not None  # restored, not re-created
+
+    again = await second.widget(token("agent1", "5001"), "5001",
+                                since={"epoch": snapshot["epoch"], "seq": last})
+    resumed = await again.next("resume")
+    assert resumed["from_seq"] == last + 1 and resumed["epoch"] == snapshot["epoch"]
+    await until(lambda: gws_sim.subscribed("5001"), what="GWS session of the new owner")
+    gws_sim.set_state(gws_sim.calls_of("5001")[0].id, "Established")
+    delta = await again.next("delta", where=lambda d: d["call"]["state"] == "established")
+    assert delta["call"]["id"] == call_id and delta["seq"] > last
+    assert contiguous([last, *seqs(again)])  # no gap, no duplicate across the restart
+    async with second.http.get(second.url(f"/api/calls/{call_id}"),
+                               headers=bearer(token("agent1", "5001"))) as resp:
+        assert resp.status == 200 and (await resp.json())["state"] == "established"
+
+
+async def test_two_instances_serve_the_same_widget_stream(
+        bridge_factory: BridgeFactory, redis_server: str, closed_port: int, gws_sim: GwsSimulator) -> None:
+    owner = await redis_bridge(bridge_factory, redis_server, "a", closed_port)
+    await until(lambda: owner.components.role.owner, what="first instance owns")
+    follower = await redis_bridge(bridge_factory, redis_server, "b", closed_port)
+    on_owner = await owner.widget(token("agent1", "5001"), "5001")
+    on_follower = await follower.widget(token("agent1", "5001"), "5001")
+    assert (await on_owner.next("snapshot"))["epoch"] == (await on_follower.next("snapshot"))["epoch"]
+
+    created = await ringing_call(owner, gws_sim, on_owner)
+    mirrored = await on_follower.next("delta", where=lambda d: d["op"] == "created")
+    assert (mirrored["seq"], mirrored["call"]) == (created["seq"], created["call"])
+    gws_sim.set_state(gws_sim.calls_of("5001")[0].id, "Established")
+    for widget in (on_owner, on_follower):
+        await widget.next("delta", where=lambda d: d["call"]["state"] == "established")
+    assert seqs(on_owner) == seqs(on_follower) and contiguous(seqs(on_owner))
+    assert not follower.components.role.owner and follower.components.role.sources.gws is None
+    async with follower.http.get(follower.url("/api/calls"), headers=bearer(token("agent1", "5001"))) as resp:
+        assert [c["state"] for c in (await resp.json())["calls"]] == ["established"]
+    async with follower.http.get(follower.url("/health")) as resp:
+        health = await resp.json()
+    assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ok"
