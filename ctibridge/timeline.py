@@ -10,7 +10,6 @@ are marked on the widget lane and the whole row.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,48 +52,52 @@ class Row:
     divergence: str = ""  # the rule, when this row marks a divergence
 
 
-@dataclass(slots=True)
-class _CallKeys:
-    """Every identifier one call was known by, collected from its deltas."""
+GWS_ID_KEYS = frozenset({"id", "callUuid", "connId", "previousConnId"})
 
-    ami_ids: set[str]
-    channels: set[str]
-    gws_ids: set[str]
 
-    @classmethod
-    def of(cls, views: Iterable[dict[str, Any]]) -> _CallKeys:
-        keys = cls(set(), set(), set())
-        for view in views:
-            asterisk = view.get("asterisk") or {}
-            if asterisk.get("linkedid"):
-                keys.ami_ids.add(str(asterisk["linkedid"]))
-            for leg in asterisk.get("channels", ()):
-                keys.ami_ids.add(str(leg.get("uniqueid", "")))
-                keys.channels.add(str(leg.get("name", "")))
-            genesys = view.get("genesys") or {}
-            keys.gws_ids |= {
-                str(genesys.get("call_id") or ""),
-                *map(str, genesys.get("previous_conn_ids", ())),
-            }
-            if view.get("call_uuid"):
-                keys.gws_ids.add(str(view["call_uuid"]))
-        keys.ami_ids.discard("")
-        keys.channels.discard("")
-        keys.gws_ids.discard("")
-        return keys
+def _call_keys(view: dict[str, Any]) -> set[str]:
+    """Every identifier a call view knows the call by: Uniqueids, Linkedid, channel names, the
+    Genesys call id, CallUUID and connection ids (prefixed by kind, so they cannot collide)."""
+    keys: set[str] = set()
+    asterisk = view.get("asterisk") or {}
+    if asterisk.get("linkedid"):
+        keys.add(f"ami:{asterisk['linkedid']}")
+    for leg in asterisk.get("channels", ()):
+        keys |= {f"ami:{leg.get('uniqueid', '')}", f"chan:{leg.get('name', '')}"}
+    genesys = view.get("genesys") or {}
+    ids = [
+        genesys.get("call_id"),
+        genesys.get("conn_id"),
+        *genesys.get("previous_conn_ids", ()),
+        view.get("call_uuid"),
+    ]
+    keys |= {f"gws:{i}" for i in ids if i}
+    return keys
 
-    def matches(self, record: Record) -> bool:
-        msg = record.msg
-        if record.src == "ami":
-            if _ami_noise(msg):
-                return False
-            return any(str(v) in self.ami_ids for k, v in msg.items() if k.endswith(AMI_ID_KEYS)) or any(
-                str(msg.get(k, "")) in self.channels for k in AMI_CHANNEL_KEYS
-            )
-        if record.src == "gws":
-            text = json.dumps(msg, ensure_ascii=False)
-            return any(key in text for key in self.gws_ids)
-        return False
+
+def _gws_ids(value: Any) -> Iterable[str]:
+    """The call identifiers anywhere in a GWS message (its call, or a REST re-read's calls)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in GWS_ID_KEYS and isinstance(item, str) and item:
+                yield item
+            else:
+                yield from _gws_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _gws_ids(item)
+
+
+def _record_keys(record: Record) -> set[str]:
+    msg = record.msg
+    if record.src == "ami":
+        if _ami_noise(msg):
+            return set()
+        ids = {f"ami:{v}" for k, v in msg.items() if k.endswith(AMI_ID_KEYS)}
+        return ids | {f"chan:{msg[k]}" for k in AMI_CHANNEL_KEYS if msg.get(k)}
+    if record.src == "gws":
+        return {f"gws:{i}" for i in _gws_ids(msg)}
+    return set()
 
 
 def _ami_noise(msg: dict[str, Any]) -> bool:
@@ -170,17 +173,33 @@ def _delta_row(delta: Delta, t0: float) -> Row:
     )
 
 
-def call_rows(records: Sequence[Record], deltas: Sequence[Delta], call_id: str) -> list[Row]:
-    """The rows of one call's ladder, in time order, times relative to its first row."""
-    mine = [d for d in deltas if d.call.get("id") == call_id]
-    if not mine:
-        return []
-    keys = _CallKeys.of(d.call for d in mine)
-    matched = [r for r in records if keys.matches(r)]
+def ladders(records: Sequence[Record], deltas: Sequence[Delta]) -> dict[str, list[Row]]:
+    """Every call's ladder rows, in time order, times relative to the call's first row. One pass
+    over the records whatever the number of calls (long logs)."""
+    by_call: dict[str, list[Delta]] = {}
+    for delta in deltas:
+        by_call.setdefault(str(delta.call.get("id")), []).append(delta)
+    owners: dict[str, set[str]] = {}  # identifier -> calls known by it
+    for call_id, mine in by_call.items():
+        for delta in mine:
+            for key in _call_keys(delta.call):
+                owners.setdefault(key, set()).add(call_id)
+    matched: dict[str, list[Record]] = {call_id: [] for call_id in by_call}
+    links: list[Record] = []
+    for record in records:
+        if _is_link(record):
+            links.append(record)
+            continue
+        for call_id in set().union(*(owners.get(key, ()) for key in _record_keys(record))):
+            matched[call_id].append(record)
+    return {call_id: _rows(matched[call_id], links, mine) for call_id, mine in by_call.items()}
+
+
+def _rows(matched: list[Record], links: list[Record], mine: list[Delta]) -> list[Row]:
     start = min([d.t for d in mine] + [r.t for r in matched])
     end = max([d.t for d in mine] + [r.t for r in matched])
-    links = [r for r in records if _is_link(r) and start <= r.t <= end]
-    rows = [_record_row(r, start) for r in matched + links] + [_delta_row(d, start) for d in mine]
+    around = [r for r in links if start <= r.t <= end]  # link changes while the call lived
+    rows = [_record_row(r, start) for r in matched + around] + [_delta_row(d, start) for d in mine]
     rows.sort(key=lambda row: (row.t, LANES.index(row.lane)))
     return rows
 
@@ -231,13 +250,10 @@ def render_timeline(
     title: str = "ctibridge call timeline",
 ) -> str:
     """A self-contained HTML page: one ladder per call (or only ``call_id``'s)."""
-    records = list(records)
-    ids = [call_id] if call_id else list(dict.fromkeys(str(d.call.get("id")) for d in deltas))
+    if call_id is not None:
+        deltas = [d for d in deltas if d.call.get("id") == call_id]
     sections = []
-    for cid in ids:
-        rows = call_rows(records, deltas, cid)
-        if not rows:
-            continue
+    for cid, rows in ladders(list(records), deltas).items():
         first = next(d.call for d in deltas if d.call.get("id") == cid)
         diverged = sorted({r.divergence for r in rows if r.divergence})
         meta = (

@@ -13,7 +13,7 @@ from ctibridge.core.correlator import Correlator
 from ctibridge.eventlog import Record, read_records
 from ctibridge.replay import replay
 from ctibridge.replay_tools import paced, parse_speed, print_summary, select_deltas, summarize, with_progress
-from ctibridge.timeline import call_rows, render_timeline
+from ctibridge.timeline import ladders, render_timeline
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 LOGS = sorted(
@@ -70,7 +70,7 @@ def test_a_paired_call_has_all_lanes_in_time_order() -> None:
     records = list(read_records(RECORDINGS / "asterisk-hold-then-retrieve.jsonl"))
     result = replay(records, settle=5.0)
     call_id = str(result.deltas[0].call["id"])
-    rows = call_rows(records, result.deltas, call_id)
+    rows = ladders(records, result.deltas)[call_id]
     lanes = {row.lane for row in rows}
     assert {"asterisk", "bridge", "widget"} <= lanes  # the bridge's Redirect/Bridge actions are there
     assert [row.t for row in rows] == sorted(row.t for row in rows) and rows[0].t == 0.0
