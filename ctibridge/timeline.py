@@ -254,7 +254,7 @@ def render_timeline(
         deltas = [d for d in deltas if d.call.get("id") == call_id]
     sections = []
     for cid, rows in ladders(list(records), deltas).items():
-        first = next(d.call for d in deltas if d.call.get("id") == cid)
+        first = next(d.call for d in reversed(deltas) if d.call.get("id") == cid)  # the fullest view
         diverged = sorted({r.divergence for r in rows if r.divergence})
         meta = (
             f"DN {first.get('dn')} · {first.get('direction')} · CallUUID {first.get('call_uuid') or '-'} · "
