@@ -254,10 +254,10 @@ def render_timeline(
         deltas = [d for d in deltas if d.call.get("id") == call_id]
     sections = []
     for cid, rows in ladders(list(records), deltas).items():
-        first = next(d.call for d in reversed(deltas) if d.call.get("id") == cid)  # the fullest view
+        view = next(d.call for d in reversed(deltas) if d.call.get("id") == cid)  # the fullest view
         diverged = sorted({r.divergence for r in rows if r.divergence})
         meta = (
-            f"DN {first.get('dn')} · {first.get('direction')} · CallUUID {first.get('call_uuid') or '-'} · "
+            f"DN {view.get('dn')} · {view.get('direction')} · CallUUID {view.get('call_uuid') or '-'} · "
             f"{len(rows)} rows" + (f" · diverged: {', '.join(diverged)}" if diverged else "")
         )
         sections.append(
