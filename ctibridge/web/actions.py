@@ -101,13 +101,14 @@ class ActionExecutor:
         run_step: OperationRunner,
         *,
         metrics: Metrics,
+        is_owner: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
         control: str = "auto",
         step_timeout_s: float = 5.0,
         confirm_timeout_s: float = 8.0,
     ) -> None:
         self.pipeline, self.run_step = pipeline, run_step
-        self.metrics, self.clock, self.control = metrics, clock, control
+        self.metrics, self.is_owner, self.clock, self.control = metrics, is_owner, clock, control
         self.step_timeout_s, self.confirm_timeout_s = step_timeout_s, confirm_timeout_s
 
     async def execute(self, agent: Principal, msg: ActionMessage) -> ActionResult:
@@ -120,6 +121,9 @@ class ActionExecutor:
         return result.model_copy(update={"id": msg.id, "latency_ms": round(latency * 1000, 1)})
 
     async def _execute(self, agent: Principal, msg: ActionMessage) -> ActionResult:
+        if not self.is_owner():
+            return _result("failed", "this bridge instance follows the owner and has no AMI/GWS "
+                                     "connections; send actions to the owner instance")
         view = self.pipeline.correlator.call(msg.call_id)
         if view is None:
             return _result("rejected", f"no live call {msg.call_id}")

@@ -93,8 +93,14 @@ async def _own_call(request: web.Request, claims: AgentClaims) -> dict[str, obje
     for call in await _calls_of(request, claims):
         if call.get("id") == call_id:
             return call
-    other = request.app[COMPONENTS].pipeline.correlator.call(call_id)
-    if other is not None:
+    components = request.app[COMPONENTS]
+    others = [dn for dn in request.app[SETTINGS].gateway.dns if dn not in claims.dns]
+    known = components.pipeline.correlator.call(call_id) is not None  # the owner knows every call
+    for dn in others if not known else ():  # a follower asks the store
+        known = any(c.get("id") == call_id for c in (await components.store.snapshot(dn))[1])
+        if known:
+            break
+    if known:
         raise error(403, "forbidden", "the call belongs to a DN this token does not cover")
     raise error(404, "not_found", f"no live call {call_id}")
 

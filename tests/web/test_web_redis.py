@@ -95,6 +95,13 @@ async def test_two_instances_serve_the_same_widget_stream(
     assert not follower.components.role.owner and follower.components.role.sources.gws is None
     async with follower.http.get(follower.url("/api/calls"), headers=bearer(token("agent1", "5001"))) as resp:
         assert [c["state"] for c in (await resp.json())["calls"]] == ["established"]
+    async with follower.http.get(follower.url(f"/api/calls/{created['call']['id']}"),
+                                 headers=bearer(token("agent2", "5002"))) as resp:
+        assert resp.status == 403  # the follower knows the call is another DN's
+    async with follower.http.post(follower.url(f"/api/calls/{created['call']['id']}/actions"),
+                                  json={"action": "hold"}, headers=bearer(token("agent1", "5001"))) as resp:
+        result = await resp.json()
+    assert result["outcome"] == "failed" and "owner" in result["detail"]
     async with follower.http.get(follower.url("/health")) as resp:
         health = await resp.json()
     assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ok"
