@@ -210,7 +210,7 @@ class AmiSimulator:
             return True
         operation = self._operations.get(action)
         if operation is None:
-            return error(rec.INVALID_ACTION)
+            return error(rec.INVALID_ACTION.format(action=_s(msg, "Action")))
         self._buffer = []
         try:
             message = operation(self, msg)
