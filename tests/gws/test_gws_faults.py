@@ -197,9 +197,10 @@ async def test_malformed_messages_counted_skipped_no_crash(sim: GwsSimulator, ag
 
 async def test_stalled_handshake_is_bounded_and_retried(sim: GwsSimulator) -> None:
     sim.stall_next("notifications")  # one agent's first handshake POST never gets an answer
-    bridge, recorder = await started_agents(sim, "v2", open_timeout=0.5)
+    bridge, recorder = await started_agents(sim, "v2", open_timeout=1.0)
     try:
-        assert [detail for _, status, detail in recorder.links if status == "lost"] == ["TimeoutError: "]
+        lost = [detail for _, status, detail in recorder.links if status == "lost"]
+        assert lost and set(lost) == {"TimeoutError: "}
     finally:
         await bridge.stop()
 

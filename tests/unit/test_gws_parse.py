@@ -312,7 +312,7 @@ SHAPED = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.one_of(JSON, SHAPED))
 def test_fuzz_never_raises(raw: Any) -> None:
     event = parse_gws(raw, 0.0, dn="5001")
