@@ -58,7 +58,6 @@ CANCEL_QUEUED = "CancelAtxfer successfully queued"
 HUNG_UP = "Channel Hungup"
 DTMF_QUEUED = "DTMF successfully queued"
 NO_SUCH_CHANNEL = "No such channel"
-PERMISSION_DENIED = "Permission denied"
 INVALID_ACTION = "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
 
 CAUSE_TEXT = {16: "Normal Clearing", 127: "Interworking, unspecified"}
