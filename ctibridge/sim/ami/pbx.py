@@ -49,10 +49,6 @@ class SimChannel:
     application: str = ""
     music: bool = False
 
-    @property
-    def endpoint(self) -> str:
-        return self.name.split("/", 1)[1].rsplit("-", 1)[0]
-
     def block(self, prefix: str = "") -> AmiEvent:
         values = (
             self.name,
