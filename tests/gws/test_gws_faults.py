@@ -136,13 +136,24 @@ async def test_csrf_refused_twice_fails_clearly(sim: GwsSimulator, v2_agents: Ag
     assert "Hold" not in [o.name for o in sim.operations]
 
 
-async def test_csrf_refused_on_bayeux_and_start_session(sim: GwsSimulator, v2_agents: Agents) -> None:
+async def test_csrf_refused_on_bayeux_other_agent_untouched(sim: GwsSimulator, v2_agents: Agents) -> None:
     _, recorder = v2_agents
-    sim.fail_next(403, endpoint="start")  # refused StartContactCenterSession after the rebuild
-    sim.fail_next(403, endpoint="notifications")  # the held /meta/connect's successor is refused
-    await recorder.wait_for(lambda: recorder.link_count("csrf_failed") >= 2, within=8)
-    await recorder.wait_for(lambda: recorder.link_count("connected") >= 3, within=8)
-    assert all(s.status == "connected" for s in v2_agents[0].status())
+    before = len(recorder.links)
+    sim.fail_next(403, endpoint="notifications")  # the next Bayeux POST, whoever sends it
+    await recorder.wait_for(lambda: recorder.link_count("csrf_failed") == 1, within=8)
+    hit = next(dn for dn, status, _ in recorder.links if status == "csrf_failed")
+    await recorder.wait_for(lambda: recorder.link_count("connected", hit) == 2, within=8)
+    other = "5002" if hit == "5001" else "5001"
+    assert [link for link in recorder.links[before:] if link[0] == other] == []
+
+
+async def test_csrf_refused_on_start_session_is_retried(sim: GwsSimulator, v2_agents: Agents) -> None:
+    bridge, recorder = v2_agents
+    sim.fail_next(403, endpoint="start")
+    sim.restart()  # both agents log in again and start their contact-center sessions
+    await recorder.wait_for(lambda: recorder.link_count("csrf_failed") == 1, within=8)
+    await recorder.wait_for(lambda: recorder.link_count("connected") == 4, within=8)
+    assert all(s.status == "connected" for s in bridge.status())
 
 
 async def test_operation_errors(sim: GwsSimulator, agents: Agents) -> None:
