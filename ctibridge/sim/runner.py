@@ -356,6 +356,7 @@ class ScenarioRunner:
             ),
             "InitiateTransfer": lambda: pbx.atxfer(call.agent, str(op.body["destination"]["phoneNumber"])),
             "CompleteTransfer": lambda: pbx.hangup(pbx.channel(call.agent)),
+            "Reconnect": lambda: pbx.cancel_atxfer(call.agent),
         }
         action = mirror.get(op.name)
         if action is not None:
