@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ctibridge.core.deltas import Delta
-from ctibridge.store.port import DnState, StateStore, StoreStats, Subscription
+from ctibridge.core.snapshot import merge_state
+from ctibridge.store.port import DnState, StateStore, StoreStats, Subscription, check_core_arguments
 
 DEFAULT_LOG_LENGTH = 1000
 
@@ -22,13 +23,22 @@ def new_epoch() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def json_copy(value: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy through JSON: the store never shares a dict with its caller, and holds exactly
+    what a JSON store (Redis) would hand back."""
+    copied: dict[str, Any] = json.loads(json.dumps(value, separators=(",", ":")))
+    return copied
+
+
 class MemoryStore(StateStore):
     def __init__(self, *, log_length: int = DEFAULT_LOG_LENGTH, epoch: str | None = None) -> None:
         self.log_length = log_length
         self.stats = StoreStats()
         self._epoch = epoch or new_epoch()
         self.dns: dict[str, DnState] = {}
-        self.core_state: str | None = None  # JSON text, so both stores hand back a fresh copy
+        # The correlator's full state (export_state() shape), merged with every change since.
+        # Only this store holds it (copied in, copied out), so merging in place is safe.
+        self.core_state: dict[str, Any] | None = None
         # Subscribers are in-process consumers that never block (the hub's fan-out), so their
         # queues stay short; unbounded here rather than silently dropping a delta.
         self._subscribers: set[asyncio.Queue[Delta]] = set()
@@ -44,15 +54,21 @@ class MemoryStore(StateStore):
             state = self.dns[dn] = DnState(self.log_length)
         return state
 
-    def apply(self, deltas: Sequence[Delta], core_state: dict[str, Any] | None) -> list[Delta]:
-        """Apply a batch synchronously (atomic by construction); returns the deltas that were new."""
+    def apply(self, deltas: Sequence[Delta], core_changes: dict[str, Any] | None = None,
+              core_state: dict[str, Any] | None = None) -> list[Delta]:
+        """Apply a batch synchronously (atomic by construction); returns the deltas that were new.
+        ``core_changes`` is merged into the core state (O(changed calls)); ``core_state`` replaces it."""
+        check_core_arguments(core_changes, core_state)
         fresh = [d for d in deltas if self.dn(d.dn).apply(d)]
         if core_state is not None:
-            self.core_state = json.dumps(core_state, separators=(",", ":"))
+            self.core_state = json_copy(core_state)
+        if core_changes is not None:
+            self.core_state = merge_state(self.core_state, json_copy(core_changes))
         return fresh
 
-    async def append(self, deltas: Sequence[Delta], *, core_state: dict[str, Any] | None = None) -> None:
-        for delta in self.apply(deltas, core_state):
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
+                     core_state: dict[str, Any] | None = None) -> None:
+        for delta in self.apply(deltas, core_changes, core_state):
             for queue in self._subscribers:
                 queue.put_nowait(delta)
 
@@ -67,10 +83,10 @@ class MemoryStore(StateStore):
         return state.since(seq)
 
     async def save_core_state(self, state: dict[str, Any]) -> None:
-        self.apply((), state)
+        self.apply((), core_state=state)
 
     async def load_core_state(self) -> dict[str, Any] | None:
-        return json.loads(self.core_state) if self.core_state is not None else None
+        return json_copy(self.core_state) if self.core_state is not None else None
 
     def subscribe(self) -> Subscription:
         return _QueueSubscription(self._subscribers)

@@ -17,6 +17,13 @@ Semantics shared by every adapter (one test suite, ``tests/store/``, runs on all
 * ``subscribe()`` yields the deltas appended from now on by any instance sharing the store.
 * Ownership (scale-out): ``acquire_ownership``/``renew`` return whether ``instance_id`` holds the
   lease; ``release`` gives it up. See ``ctibridge.store.ownership.ownership_changes``.
+* Core state (the correlator's, so a successor owner continues the same calls and sequences) is
+  persisted incrementally: ``append(deltas, core_changes=correlator.export_changes())`` saves the
+  calls changed since the previous export (``None`` = removed) and the small ``meta`` atomically
+  with the batch, folded into what is stored as ``ctibridge.core.snapshot.merge_state`` does
+  (O(changed calls), not O(live calls)). ``save_core_state(correlator.export_state())`` replaces
+  everything with a full state (a new owner taking over). ``load_core_state()`` returns the full
+  state (``export_state()`` shape: everything saved and merged so far) as a fresh copy, or None.
 """
 
 from __future__ import annotations
@@ -53,9 +60,15 @@ class StateStore(ABC):
         """Identity of the stream, as of the last read or write."""
 
     @abstractmethod
-    async def append(self, deltas: Sequence[Delta], *, core_state: dict[str, Any] | None = None) -> None:
-        """Persist one batch (atomically). ``core_state``, when given, is saved in the same step,
-        so a successor owner restores a correlator that matches the stored sequences exactly."""
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
+                     core_state: dict[str, Any] | None = None) -> None:
+        """Persist one batch (atomically). ``core_changes`` (an ``export_changes()`` result), when
+        given, is merged into the stored core state in the same step, so a successor owner restores
+        a correlator that matches the stored sequences exactly.
+
+        ``core_state`` (a full ``export_state()``) is the former keyword, still accepted during the
+        pipeline's switch to ``core_changes``: it replaces the stored state, like
+        ``save_core_state``, in the same step as the batch. Give at most one of the two."""
 
     @abstractmethod
     async def snapshot(self, dn: str) -> tuple[int, list[dict[str, Any]]]:
@@ -65,10 +78,12 @@ class StateStore(ABC):
     async def since(self, dn: str, seq: int) -> list[Delta] | None: ...
 
     @abstractmethod
-    async def save_core_state(self, state: dict[str, Any]) -> None: ...
+    async def save_core_state(self, state: dict[str, Any]) -> None:
+        """Replace the stored core state with ``state``, a full ``export_state()``."""
 
     @abstractmethod
-    async def load_core_state(self) -> dict[str, Any] | None: ...
+    async def load_core_state(self) -> dict[str, Any] | None:
+        """The full core state (saved, then merged with every ``core_changes`` since), or None."""
 
     @abstractmethod
     def subscribe(self) -> Subscription:
@@ -136,6 +151,11 @@ class DnState:
 
     def live_calls(self) -> list[dict[str, Any]]:
         return [d.call for d in self.calls.values()]
+
+
+def check_core_arguments(core_changes: dict[str, Any] | None, core_state: dict[str, Any] | None) -> None:
+    if core_changes is not None and core_state is not None:
+        raise TypeError("append() takes core_changes or core_state, not both")
 
 
 def contiguous_after(seq: int, deltas: list[Delta]) -> bool:

@@ -3,14 +3,18 @@
 ARGV[1] is always the key prefix.
 """
 
-# ARGV: prefix, the writer's epoch (must still be Redis's), log length, core state JSON or "",
-# then per delta: dn, seq, call id, op, frame. Deltas at or below the DN's seq are skipped.
+# ARGV: prefix, the writer's epoch (must still be Redis's), log length, then the core state part:
+# mode ("" = untouched, "merge", "replace"), meta JSON, count n, then n pairs call id, call JSON
+# ("" = removed; "replace" drops every stored call first); then per delta: dn, seq, call id, op,
+# frame. Deltas at or below the DN's seq are skipped.
 APPEND = """
 local p = ARGV[1]
 if redis.call('GET', p .. ':epoch') ~= ARGV[2] then return redis.error_reply('EPOCH changed') end
 local maxlen = tonumber(ARGV[3])
+local mode = ARGV[4]
+local first = 7 + 2 * tonumber(ARGV[6])
 local applied = 0
-for i = 5, #ARGV, 5 do
+for i = first, #ARGV, 5 do
   local dn, seq, id, op, frame = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
   if seq > cur then
@@ -28,7 +32,18 @@ for i = 5, #ARGV, 5 do
     applied = applied + 1
   end
 end
-if ARGV[4] ~= '' then redis.call('SET', p .. ':core', ARGV[4]) end
+if mode ~= '' then
+  local calls = p .. ':core:calls'
+  if mode == 'replace' then redis.call('DEL', calls, p .. ':core') end
+  redis.call('SET', p .. ':core:meta', ARGV[5])
+  for i = 7, first - 1, 2 do
+    if ARGV[i + 1] == '' then
+      redis.call('HDEL', calls, ARGV[i])
+    else
+      redis.call('HSET', calls, ARGV[i], ARGV[i + 1])
+    end
+  end
+end
 return applied
 """
 
@@ -57,9 +72,23 @@ if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, 
 return {epoch, tostring(cur), frames}
 """
 
+# The core state: meta JSON or "", the calls (HGETALL), and the state of the former single-key
+# layout (`{p}:core`, read only when there is no meta; a "replace" deletes it) or "".
+CORE = """
+local function core(p)
+  return redis.call('GET', p .. ':core:meta') or '', redis.call('HGETALL', p .. ':core:calls'),
+         redis.call('GET', p .. ':core') or ''
+end
+"""
+
+LOAD_CORE = CORE + """
+return {core(ARGV[1])}
+"""
+
 # Everything, atomically: the new writer's mirror starts from it.
-DUMP = EPOCH + """
-local out = {epoch, redis.call('GET', p .. ':core') or ''}
+DUMP = CORE + EPOCH + """
+local meta, calls, legacy = core(p)
+local out = {epoch, meta, calls, legacy}
 local seqs = redis.call('HGETALL', p .. ':seq')
 for i = 1, #seqs, 2 do
   local dn = seqs[i]

@@ -7,13 +7,17 @@ Layout under ``prefix`` (default ``ctibridge``):
 ``{p}:seq``            hash     dn -> current sequence
 ``{p}:calls:{dn}``     hash     call id -> the frame (delta JSON) of its last change
 ``{p}:log:{dn}``       list     the last ``log_length`` frames, oldest first
-``{p}:core``           string   the correlator's ``export_state()`` JSON
+``{p}:core:meta``      string   the correlator's state without its calls: ``{"version", "meta"}``
+``{p}:core:calls``     hash     call id -> JSON of that call (the ``calls`` of ``export_state()``)
 ``{p}:owner``          string   instance id of the owner, with a TTL (the lease)
 ``{p}:deltas``         pub/sub  every applied frame, for followers
 =====================  =======  ==========================================================
 
 A batch is applied by one Lua script (``redis_scripts.APPEND``: atomic, idempotent per seq,
-publishes what it applied).
+publishes what it applied), together with its core state changes: the meta is rewritten and only
+the changed calls are set or deleted, so a batch costs O(changed calls), not O(live calls).
+(``{p}:core``, the single-key state of the former layout, is read when there is no meta and
+deleted by the next full write.)
 
 The writer (the instance that appends: the owner) keeps a ``MemoryStore`` mirror and serves its
 own reads from it. When Redis fails, the writer keeps running on the mirror (``stats``
@@ -45,7 +49,14 @@ from redis.exceptions import RedisError
 from ctibridge.core.deltas import Delta
 from ctibridge.store import redis_scripts as scripts
 from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
-from ctibridge.store.port import StateStore, StoreStats, StoreUnavailable, Subscription, contiguous_after
+from ctibridge.store.port import (
+    StateStore,
+    StoreStats,
+    StoreUnavailable,
+    Subscription,
+    check_core_arguments,
+    contiguous_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,35 @@ _DOWN = (RedisError, OSError, asyncio.TimeoutError)
 
 def _delta(frame: str) -> Delta:
     return Delta.from_message(json.loads(frame))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+_NO_CORE = ["", "", "0"]  # APPEND's core part when the batch leaves the core state alone
+
+
+def _core_args(mode: str, state: dict[str, Any], calls: dict[str, Any]) -> list[str]:
+    """APPEND's core part: ``state``'s version and meta, and ``calls`` (id -> call, None = removed)."""
+    args = [mode, _json({"version": state.get("version"), "meta": state.get("meta")}), str(len(calls))]
+    for cid, call in calls.items():
+        args += [cid, "" if call is None else _json(call)]
+    return args
+
+
+def _full_core_args(state: dict[str, Any] | None) -> list[str]:
+    return _NO_CORE if state is None else _core_args("replace", state, state["calls"])
+
+
+def _core_from(meta: str, calls: Sequence[str] | dict[str, str], legacy: str) -> dict[str, Any] | None:
+    """The full state from ``{p}:core:meta`` and ``{p}:core:calls`` (a dict, or HGETALL's flat list)."""
+    if not meta:
+        return json.loads(legacy) if legacy else None
+    pairs = calls.items() if isinstance(calls, dict) else zip(calls[::2], calls[1::2], strict=True)
+    state: dict[str, Any] = json.loads(meta)
+    state["calls"] = {cid: json.loads(text) for cid, text in pairs}
+    return state
 
 
 class RedisStore(StateStore):
@@ -74,6 +114,7 @@ class RedisStore(StateStore):
         self._snapshot = self.redis.register_script(scripts.SNAPSHOT)
         self._since = self.redis.register_script(scripts.SINCE)
         self._dump = self.redis.register_script(scripts.DUMP)
+        self._load_core = self.redis.register_script(scripts.LOAD_CORE)
         self._lease = self.redis.register_script(scripts.LEASE)
         self._release = self.redis.register_script(scripts.RELEASE)
         self._epoch = ""
@@ -83,6 +124,7 @@ class RedisStore(StateStore):
         self._write_lock = asyncio.Lock()  # batches reach Redis in order
         self._pending: deque[Delta] = deque()  # applied to the mirror, not acknowledged by Redis
         self._reseed = False  # Redis must be rewritten from the mirror (lost data / queue overflow)
+        self._core_behind = False  # Redis's core state is not the mirror's: next core write is full
         self._catch_up: asyncio.Task[None] | None = None
 
     @property
@@ -111,8 +153,9 @@ class RedisStore(StateStore):
     async def _load_mirror(self) -> MemoryStore:
         dump = await self._dump(args=[self.prefix, new_epoch()])
         mirror = MemoryStore(log_length=self.log_length, epoch=dump[0])
-        mirror.core_state = dump[1] or None
-        for i in range(2, len(dump), 4):
+        mirror.core_state = _core_from(dump[1], dump[2], dump[3])
+        self._core_behind = not dump[1] and mirror.core_state is not None  # former layout: migrate
+        for i in range(4, len(dump), 4):
             state = mirror.dn(dump[i])
             for frame in dump[i + 1]:
                 state.apply(_delta(frame))
@@ -127,22 +170,42 @@ class RedisStore(StateStore):
             args += [d.dn, str(d.seq), str(d.call["id"]), d.op.value, d.encode()]
         return args
 
-    async def append(self, deltas: Sequence[Delta], *, core_state: dict[str, Any] | None = None) -> None:
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
+                     core_state: dict[str, Any] | None = None) -> None:
+        check_core_arguments(core_changes, core_state)
         mirror = await self._become_writer()
-        fresh = mirror.apply(deltas, core_state)
+        before = mirror.core_state
+        # a change of version (or nothing stored yet) restarts the state: merge_state's rule
+        full = core_state is not None or (core_changes is not None and (
+            before is None or before.get("version") != core_changes.get("version")))
+        fresh = mirror.apply(deltas, core_changes, core_state)
+        core = _NO_CORE
+        if core_changes is not None and not full:
+            # the mirror's copies of the changed calls (None: removed), not the caller's dicts
+            merged = mirror.core_state
+            assert merged is not None
+            changed = {cid: merged["calls"].get(cid) for cid in core_changes["calls"]}
+            core = _core_args("merge", merged, changed)
+        touches_core = core_changes is not None or core_state is not None
         async with self._write_lock:
             if self._catch_up is not None:  # Redis is behind: keep the order, queue behind the rest
                 self._queue(fresh)
+                self._core_behind = self._core_behind or touches_core
                 return
+            if touches_core and (full or self._core_behind):
+                core = _full_core_args(mirror.core_state)  # as of now: later merges only repeat it
             try:
-                await self._append(args=[self.prefix, mirror.epoch, self.log_length,
-                                         (mirror.core_state or "") if core_state is not None else "",
+                await self._append(args=[self.prefix, mirror.epoch, self.log_length, *core,
                                          *self._args(fresh)])
             except _DOWN as err:
                 log.warning("redis write failed, continuing in memory: %s", err)
                 self.stats.redis_failures += 1
                 self._queue(fresh)
+                self._core_behind = self._core_behind or touches_core
                 self._start_catch_up()
+                return
+            if core[0] == "replace":
+                self._core_behind = False
 
     async def save_core_state(self, state: dict[str, Any]) -> None:
         await self.append((), core_state=state)
@@ -163,7 +226,7 @@ class RedisStore(StateStore):
             await asyncio.sleep(self.retry_interval)
             async with self._write_lock:  # appends queue behind us meanwhile
                 try:
-                    while self._pending or self._reseed:
+                    while self._pending or self._reseed or self._core_behind:
                         await self._catch_up_step()
                 except _DOWN as err:
                     log.info("redis still unavailable: %s", err)
@@ -182,11 +245,14 @@ class RedisStore(StateStore):
             await self._reseed_from(mirror)
             return
         batch = list(itertools.islice(self._pending, self.replay_chunk))
-        last = len(batch) == len(self._pending)  # the core state goes with the last deltas
+        last = len(batch) == len(self._pending)  # the full core state goes with the last deltas
         await self._append(args=[self.prefix, mirror.epoch, self.log_length,
-                                 (mirror.core_state or "") if last else "", *self._args(batch)])
+                                 *(_full_core_args(mirror.core_state) if last else _NO_CORE),
+                                 *self._args(batch)])
         for _ in batch:
             self._pending.popleft()
+        if last:
+            self._core_behind = False
         self.stats.replayed += len(batch)
 
     async def _reseed_from(self, mirror: MemoryStore) -> None:
@@ -202,8 +268,12 @@ class RedisStore(StateStore):
                     tx.hset(f"{p}:calls:{dn}", mapping={k: d.encode() for k, d in state.calls.items()})
                 if state.log:
                     tx.rpush(f"{p}:log:{dn}", *(d.encode() for d in state.log))
+            tx.delete(f"{p}:core", f"{p}:core:meta", f"{p}:core:calls")
             if mirror.core_state is not None:
-                tx.set(f"{p}:core", mirror.core_state)
+                core = mirror.core_state
+                tx.set(f"{p}:core:meta", _json({"version": core.get("version"), "meta": core.get("meta")}))
+                if core["calls"]:
+                    tx.hset(f"{p}:core:calls", mapping={cid: _json(c) for cid, c in core["calls"].items()})
             tx.set(f"{p}:epoch", mirror.epoch)
             for d in missed:
                 tx.publish(self.channel, d.encode())
@@ -211,6 +281,7 @@ class RedisStore(StateStore):
                 tx.set(f"{p}:owner", self._owner, px=int(self.owner_ttl * 1000))
             await tx.execute()
         self._reseed = False
+        self._core_behind = False
         self._pending.clear()
         self.stats.reseeds += 1
         self.stats.replayed += len(missed)
@@ -244,10 +315,10 @@ class RedisStore(StateStore):
         if self._mirror is not None:
             return await self._mirror.load_core_state()
         try:
-            text = await self.redis.get(f"{self.prefix}:core")
+            meta, calls, legacy = await self._load_core(args=[self.prefix])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
-        return json.loads(text) if text else None
+        return _core_from(meta, calls, legacy)
 
     def subscribe(self) -> Subscription:
         return _PubSubSubscription(self)
@@ -296,6 +367,7 @@ class RedisStore(StateStore):
             self.stats.fallback_active = False
         self._pending.clear()
         self._reseed = False
+        self._core_behind = False
         if self._mirror is not None:
             self._epoch = self._mirror.epoch
             self._mirror = None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from callviews import DeltaStream
 from eventually import eventually
 
 from ctibridge.core.deltas import Delta
+from ctibridge.core.snapshot import merge_state
 from ctibridge.store import RedisStore, ownership_changes
 
 
@@ -32,18 +35,33 @@ def encoded(deltas: list[Delta] | None) -> list[str]:
     return [d.encode() for d in deltas]
 
 
+class CoreChanges:
+    """``export_changes()``-shaped batches: each adds a call and removes the one of 3 steps before;
+    ``state`` is what they merge into (``merge_state``, independently of any store)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] | None = None
+
+    def next(self, seq: int) -> dict[str, Any]:
+        changes = {"version": 2, "meta": {"seqs": {"5001": seq}},
+                   "calls": {f"5001-{seq}": {"id": f"5001-{seq}", "seq": seq}, f"5001-{seq - 3}": None}}
+        self.state = merge_state(self.state, json.loads(json.dumps(changes)))
+        return changes
+
+
 async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_process, stores):
     owner = new_store(stores, redis_process.url)
     assert await owner.acquire_ownership("bridge-a")
     epoch = owner.epoch
-    stream = DeltaStream("5001")
+    stream, core = DeltaStream("5001"), CoreChanges()
     sent = stream.take(10)
-    await owner.append(sent, core_state={"seqs": {"5001": 10}})
+    for delta in sent:
+        await owner.append([delta], core_changes=core.next(delta.seq))
 
     redis_process.kill()
     during = stream.take(10)
     for delta in during:
-        await owner.append([delta], core_state={"seqs": {"5001": delta.seq}})
+        await owner.append([delta], core_changes=core.next(delta.seq))
     assert owner.stats.fallback_active and owner.stats.redis_failures >= 1
     seq, calls = await owner.snapshot("5001")  # the owner serves from memory meanwhile
     assert seq == 20 and {c["id"]: c for c in calls} == stream.live
@@ -54,7 +72,8 @@ async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_pr
     follower = new_store(stores, redis_process.url)
     assert encoded(await follower.since("5001", 0)) == encoded(sent + during)
     assert follower.epoch == epoch  # same stream: no widget has to re-snapshot
-    assert await follower.load_core_state() == {"seqs": {"5001": 20}}
+    assert await follower.load_core_state() == core.state == await owner.load_core_state()
+    assert core.state is not None and set(core.state["calls"]) == {"5001-18", "5001-19", "5001-20"}
     assert not await follower.acquire_ownership("bridge-b")  # the lease was restored too
 
 
@@ -68,19 +87,21 @@ async def test_redis_stall_replays_unacknowledged_deltas_in_order(redis_process,
     assert await owner.acquire_ownership("bridge-a")
     subscription = follower.subscribe()
     await subscription.ready()
-    stream = DeltaStream("5001")
+    stream, core = DeltaStream("5001"), CoreChanges()
     deltas = stream.take(20)
-    await owner.append(deltas[:5])
+    await owner.append(deltas[:5], core_changes=core.next(5))
 
     redis_process.pause()
     for delta in deltas[5:15]:
-        await owner.append([delta])
+        await owner.append([delta], core_changes=core.next(delta.seq))
     assert owner.stats.fallback_active
     redis_process.resume()
-    await owner.append(deltas[15:])  # still queued behind the backlog, in order
+    await owner.append(deltas[15:], core_changes=core.next(20))  # still queued behind the backlog
     await eventually(lambda: not owner.stats.fallback_active, what="catch-up after stall")
     assert owner.stats.reseeds == reseeds
     assert encoded(await follower.since("5001", 0)) == encoded(deltas)
+    # Redis holds exactly the merged state: the full state went with the last replayed chunk
+    assert await follower.load_core_state() == core.state == await owner.load_core_state()
     if reseeds:
         return  # followers resume from the store (the hub closes them on the gap)
     assert owner.stats.replayed >= 10
@@ -94,9 +115,11 @@ async def test_successor_takes_over_within_the_ttl_and_continues_the_sequence(re
     successor = new_store(stores, redis_server, owner_ttl=0.4)
     reader = new_store(stores, redis_server)
     assert await old.acquire_ownership("bridge-a")
-    stream = DeltaStream("5001")
+    stream, core = DeltaStream("5001"), CoreChanges()
     first = stream.take(8)
-    await old.append(first, core_state={"seqs": {"5001": 8}})
+    await old.save_core_state({"version": 2, "meta": {"seqs": {"5001": 0}}, "calls": {}})
+    for delta in first:
+        await old.append([delta], core_changes=core.next(delta.seq))
 
     roles: asyncio.Queue[bool] = asyncio.Queue()
 
@@ -108,9 +131,11 @@ async def test_successor_takes_over_within_the_ttl_and_continues_the_sequence(re
     try:
         # the old owner stops renewing (hung or killed): the successor owns it within the TTL
         assert await asyncio.wait_for(roles.get(), 0.4 + 1.0) is True
-        assert await successor.load_core_state() == {"seqs": {"5001": 8}}
+        assert await successor.load_core_state() == core.state
         then = stream.take(4)
-        await successor.append(then)
+        for delta in then:
+            await successor.append([delta], core_changes=core.next(delta.seq))
+        assert await reader.load_core_state() == core.state
         assert encoded(await reader.since("5001", 0)) == encoded(first + then)
         seq, calls = await reader.snapshot("5001")
         assert seq == 12 and {c["id"]: c for c in calls} == stream.live
@@ -120,3 +145,38 @@ async def test_successor_takes_over_within_the_ttl_and_continues_the_sequence(re
         lease.cancel()
         await asyncio.gather(lease, return_exceptions=True)
     assert await old.acquire_ownership("bridge-a")  # released on cancel: no wait for the TTL
+
+
+async def test_a_core_only_write_lost_in_a_stall_is_caught_up(redis_process, stores):
+    owner = new_store(stores, redis_process.url)
+    follower = new_store(stores, redis_process.url)
+    assert await owner.acquire_ownership("bridge-a")
+    stream, core = DeltaStream("5001"), CoreChanges()
+    first = stream.take(3)
+    await owner.append(first, core_changes=core.next(3))
+    redis_process.pause()
+    await owner.append(first, core_changes=core.next(4))  # no new delta, only core changes
+    assert owner.stats.fallback_active
+    redis_process.resume()
+    await eventually(lambda: not owner.stats.fallback_active, what="catch-up after stall")
+    assert await follower.load_core_state() == core.state
+    then = stream.take(2)
+    await owner.append(then, core_changes=core.next(5))  # incremental again
+    assert await follower.load_core_state() == core.state
+    assert encoded(await follower.since("5001", 0)) == encoded(first + then)
+
+
+async def test_state_of_the_former_single_key_layout_is_taken_over(redis_server, stores):
+    old_state = {"version": 2, "meta": {"seqs": {"5001": 0}},
+                 "calls": {"5001-1": {"id": "5001-1"}, "5001-2": {"id": "5001-2"}}}
+    seeder = new_store(stores, redis_server)
+    await seeder.redis.set("ctibridge:core", json.dumps(old_state))
+    assert await seeder.load_core_state() == old_state
+    owner = new_store(stores, redis_server)
+    assert await owner.acquire_ownership("bridge-a")
+    assert await owner.load_core_state() == old_state
+    changes = {"version": 2, "meta": {"seqs": {"5001": 1}}, "calls": {"5001-1": None}}
+    await owner.append(DeltaStream("5001").take(1), core_changes=changes)
+    expected = merge_state(old_state, changes)
+    assert await seeder.load_core_state() == expected == await owner.load_core_state()
+    assert await seeder.redis.get("ctibridge:core") is None  # migrated by a full write

@@ -6,11 +6,17 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from callviews import DeltaStream, replay
 
+from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
+from ctibridge.eventlog import read_records, to_event
 from ctibridge.hub.protocol import CallView
 from ctibridge.store import StateStore
 
@@ -76,14 +82,96 @@ async def test_log_is_bounded(store_factory):
     assert await store.since("5001", 44) is None
 
 
-async def test_core_state_round_trip(pair):
+RECORDING = Path(__file__).parents[1] / "recordings" / "inbound_answered.jsonl"
+
+
+def core_state(seq: int, calls: dict[str, Any] | None = None, version: int = 2) -> dict[str, Any]:
+    """An ``export_state()``/``export_changes()``-shaped dict."""
+    return {"version": version, "meta": {"seqs": {"5001": seq}, "boot_time": None}, "calls": calls or {}}
+
+
+def call(n: int, state: str = "ringing") -> dict[str, Any]:
+    return {"id": f"5001-{n}", "state": state, "legs": [{"uniqueid": f"u{n}", "held": False}]}
+
+
+async def test_core_changes_are_merged_into_the_saved_state(pair):
     writer, reader = pair
     assert await reader.load_core_state() is None
-    await writer.save_core_state({"calls": [{"id": "5001-1"}], "seqs": {"5001": 3}})
-    assert await reader.load_core_state() == {"calls": [{"id": "5001-1"}], "seqs": {"5001": 3}}
+    full = core_state(3, {"5001-1": call(1), "5001-2": call(2)})
+    await writer.save_core_state(full)
+    assert await reader.load_core_state() == full
+
     stream = DeltaStream("5001")
-    await writer.append(stream.take(2), core_state={"seqs": {"5001": 2}})
-    assert await reader.load_core_state() == {"seqs": {"5001": 2}}
+    changes = core_state(5, {"5001-1": None, "5001-2": call(2, "talking"), "5001-3": call(3)})
+    await writer.append(stream.take(2), core_changes=changes)
+    expected = core_state(5, {"5001-2": call(2, "talking"), "5001-3": call(3)})
+    for store in (reader, writer):
+        assert await store.load_core_state() == expected
+
+    await writer.append(stream.take(1))  # no core_changes: the core state is left alone
+    changes["calls"]["5001-2"]["state"] = "mutated by the caller"
+    loaded = await reader.load_core_state()
+    assert loaded == expected
+    loaded["calls"].clear()
+    assert await reader.load_core_state() == expected  # a fresh copy each time
+
+    await writer.append(stream.take(1), core_changes=core_state(6, {"5001-2": None, "5001-3": None}))
+    assert await reader.load_core_state() == core_state(6)
+
+
+async def test_save_core_state_replaces_everything(pair):
+    writer, reader = pair
+    stream = DeltaStream("5001")
+    await writer.append(stream.take(1), core_changes=core_state(1, {"5001-1": call(1), "5001-2": call(2)}))
+    takeover = core_state(1, {"5001-7": call(7)})
+    await writer.save_core_state(takeover)
+    assert await reader.load_core_state() == takeover
+    # changes of another version start over (merge_state's rule): nothing older survives
+    await writer.append(stream.take(1), core_changes=core_state(2, {"5001-8": call(8), "5001-7": None}, 3))
+    assert await reader.load_core_state() == core_state(2, {"5001-8": call(8)}, 3)
+
+
+async def test_former_core_state_keyword_replaces_the_state(pair):
+    """Transitional: ``append(core_state=...)`` until the pipeline passes ``core_changes``."""
+    writer, reader = pair
+    stream = DeltaStream("5001")
+    await writer.append(stream.take(1), core_state=core_state(1, {"5001-1": call(1), "5001-2": call(2)}))
+    second = core_state(2, {"5001-2": call(2, "talking")})
+    await writer.append(stream.take(1), core_state=second)
+    assert await reader.load_core_state() == second
+    with pytest.raises(TypeError):
+        await writer.append([], core_state=second, core_changes=second)
+
+
+async def test_incremental_core_state_follows_a_real_correlator(pair):
+    """Batches as the pipeline sends them (deltas + ``export_changes()``), from a recording: the
+    store holds the correlator's full state at every step, and a restored correlator continues."""
+    writer, reader = pair
+    core = Correlator()
+    await writer.save_core_state(core.export_state())  # an owner taking over an empty stream
+    batches = t = 0
+    for record in read_records(RECORDING):
+        event = to_event(record)
+        if event is None:
+            continue
+        t = record.t
+        deltas = core.tick(t) + core.feed(event)
+        if not deltas:
+            continue  # as the pipeline: the changes go with the next batch
+        await writer.append(deltas, core_changes=core.export_changes())
+        batches += 1
+        expected = json.loads(json.dumps(copy.deepcopy(core).export_state()))  # keeps core's dirty set
+        loaded = await reader.load_core_state()
+        assert loaded == expected
+        assert Correlator.restore(loaded).snapshot("5001") == core.snapshot("5001")
+    await writer.append(core.tick(t + 5.0), core_changes=core.export_changes())
+    assert batches >= 10  # the call was created, updated and removed along the way
+
+    expected = json.loads(json.dumps(core.export_state()))
+    for store in (writer, reader):
+        loaded = await store.load_core_state()
+        assert loaded == expected
+        assert Correlator.restore(loaded).snapshot("5001") == core.snapshot("5001")
 
 
 async def test_subscribe_yields_every_appended_delta_in_order(pair):
