@@ -19,7 +19,6 @@ V3_OPERATION_PATHS = {
     "CompleteConference": "complete-conference",
     "SendDtmf": "send-dtmf",
 }
-OPERATIONS = tuple(V3_OPERATION_PATHS)
 
 
 @dataclass(frozen=True)

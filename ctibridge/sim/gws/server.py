@@ -28,7 +28,6 @@ from ctibridge.sim.gws.sim_http import SimulatedError, destination_of
 
 CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
-CSRF_HEADER = rest_v2.CSRF_HEADER
 CSRF_REFUSED = "Missing or invalid Csrf token"  # GWS's 403 body, per its CSRF documentation
 STALL = 0  # pseudo status of a fault: never answer
 
@@ -280,7 +279,7 @@ class GwsSimulator:
         session = self._sessions.get(request.cookies.get("JSESSIONID", ""))
         if session is None:
             raise SimulatedError(401, "Session expired or not authenticated")
-        if csrf and request.headers.get(CSRF_HEADER) != session.csrf:
+        if csrf and request.headers.get(rest_v2.CSRF_HEADER) != session.csrf:
             raise SimulatedError(403, CSRF_REFUSED)
         return self.agents[session.username]
 
