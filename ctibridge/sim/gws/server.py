@@ -239,14 +239,12 @@ class GwsSimulator:
             status = self._take_fault("*")
         if status == STALL:
             await asyncio.Event().wait()  # until the client gives up or the server stops
-        if status is not None:
-            if status == 403:
-                return web.Response(status=403, text=CSRF_REFUSED)
-            return web.json_response({"statusCode": 1, "statusMessage": "simulated failure"}, status=status)
         try:
+            if status is not None:
+                raise SimulatedError(status, CSRF_REFUSED if status == 403 else "simulated failure")
             return await handler(request)
         except SimulatedError as exc:
-            if exc.status == 403:
+            if exc.status == 403:  # GWS answers its CSRF refusal as plain text
                 return web.Response(status=403, text=str(exc))
             return web.json_response({"statusCode": 1, "statusMessage": str(exc)}, status=exc.status)
 
