@@ -3,6 +3,7 @@ that are all stopped after the test, and a closed AMI port."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from webharness import AGENTS, Bridge, BridgeFactory, settings_for
 
 from ctibridge.sim.gws import Advice, GwsSimulator
 from ctibridge.web.app import create_app
-from ctibridge.web.service import build
+from ctibridge.web.service import build, ssl_context
 
 
 @pytest.fixture
@@ -27,15 +28,19 @@ async def gws_sim() -> AsyncIterator[GwsSimulator]:
 
 @pytest.fixture
 async def bridge_factory(gws_sim: GwsSimulator) -> AsyncIterator[BridgeFactory]:
-    """``await bridge_factory(ami_port=..., **sections)``: a started bridge; all are stopped after."""
+    """``await bridge_factory(ami_port=..., client_ssl=None, **sections)``: a started bridge (HTTPS
+    when ``sections`` configure tls; ``client_ssl`` then trusts its certificate); all are stopped
+    after the test."""
     bridges: list[Bridge] = []
 
-    async def make(*, ami_port: int, **sections: dict[str, Any]) -> Bridge:
+    async def make(*, ami_port: int, client_ssl: ssl.SSLContext | None = None,
+                   **sections: dict[str, Any]) -> Bridge:
         settings = settings_for(gws_sim.base_url, ami_port=ami_port, **sections)
         components = build(settings)
         server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0)
-        await server.start_server()
-        bridge = Bridge(settings, components, server, aiohttp.ClientSession())
+        await server.start_server(ssl=ssl_context(settings))
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl) if client_ssl else None)
+        bridge = Bridge(settings, components, server, http)
         bridges.append(bridge)
         return bridge
 

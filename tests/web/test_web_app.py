@@ -3,7 +3,10 @@ sessions on the GWS simulator, and an AMI client whose Asterisk is down (so /hea
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -257,3 +260,43 @@ async def test_widget_files_are_served(bridge: Bridge) -> None:
         assert resp.status == 200 and "export" in await resp.text()
     async with bridge.http.get(bridge.url("/widget/../pyproject.toml")) as resp:
         assert resp.status in (403, 404)
+
+
+async def test_oversized_widget_frame_closes_1009(bridge: Bridge) -> None:
+    widget = await bridge.widget(token("agent1", "5001"), "5001")
+    await widget.next("snapshot")
+    await widget.ws.send_str('{"type": "ping", "pad": "' + "x" * 70_000 + '"}')
+    assert await widget.closed_with() == 1009
+
+
+async def test_gws_reconnect_is_counted_by_link(bridge: Bridge, gws_sim: GwsSimulator) -> None:
+    await until(lambda: all(gws_sim.subscribed(a.dn) for a in AGENTS))
+    reconnects = bridge.components.metrics.reconnects
+    gws_sim.drop_sessions()
+    await until(lambda: reconnects.labels("gws:5001")._value.get() >= 1, within=15.0, what="reconnect")
+    assert bridge.components.pipeline.links["gws:5001"] == "connected"
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made by openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+async def test_tls(bridge_factory: BridgeFactory, closed_port: int, self_signed: tuple[Path, Path]) -> None:
+    cert, key = self_signed
+    trust = ssl.create_default_context(cafile=str(cert))
+    bridge = await bridge_factory(ami_port=closed_port, client_ssl=trust,
+                                  tls={"cert_file": str(cert), "key_file": str(key)})
+    assert bridge.url("/health").startswith("https://")
+    async with bridge.http.get(bridge.url("/health")) as resp:
+        assert (await resp.json())["ownership"]["owner"] is True
+    widget = await bridge.widget(token("agent1", "5001"), "5001")  # wss://
+    assert (await widget.next("snapshot"))["dn"] == "5001"
+    async with aiohttp.ClientSession() as untrusting:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await untrusting.get(bridge.url("/health"))
