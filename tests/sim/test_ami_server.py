@@ -59,6 +59,10 @@ async def test_listings_answer_like_asterisk(link: Link) -> None:
     channels = await link.client.send_list({"Action": "CoreShowChannels"})  # items only
     assert [m["Event"] for m in channels] == ["CoreShowChannel", "CoreShowChannel"]
     assert {m["BridgeId"] for m in channels} == set(link.sim.pbx.bridges)
+    status = await link.client.send_list({"Action": "Status", "Channel": channels[0]["Channel"]})
+    assert [m["Channel"] for m in status] == [channels[0]["Channel"]]
+    with pytest.raises(AmiActionError, match="No such channel"):
+        await link.client.send_list({"Action": "Status", "Channel": "PJSIP/5001-000000ff"})
     bridges = await link.client.send_list({"Action": "BridgeList"})
     assert sum(m.get("Event") == "BridgeListItem" for m in bridges) == 1
 

@@ -521,10 +521,15 @@ class Pbx:
 
     # ------------------------------------------------------------------ listings (i_queries)
 
-    def listed(self, kind: str, action_id: str) -> list[AmiEvent]:
-        """The items of CoreShowChannels (``CoreShowChannel``) or Status (``Status``)."""
+    def listed(self, kind: str, action_id: str, only: str = "") -> list[AmiEvent]:
+        """The items of CoreShowChannels (``CoreShowChannel``) or Status (``Status``; ``only``: the
+        ``Channel`` it asks about, an unknown one answers "No such channel")."""
+        if only:
+            self.channel(only)
         items: list[AmiEvent] = []
         for ch in self.channels.values():
+            if only and ch.name != only:
+                continue
             item: AmiEvent = {"Event": kind, "ActionID": action_id, **ch.block()}
             if kind == "CoreShowChannel":
                 item.update(

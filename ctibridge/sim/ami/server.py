@@ -192,7 +192,10 @@ class AmiSimulator:
             session.events = _s(msg, "EventMask").lower() not in ("off", "none")
             session.send({**reply, "Events": "On" if session.events else "Off"})
             return True
-        listing = self._listing(action, action_id)
+        try:
+            listing = self._listing(action, action_id, _s(msg, "Channel"))
+        except PbxError as exc:
+            return error(str(exc))
         if listing is not None:
             message, items, complete = listing
             session.send({**reply, "EventList": "start", "Message": message})
@@ -225,7 +228,7 @@ class AmiSimulator:
             listener(_s(msg, "Action"), msg)
         return True
 
-    def _listing(self, action: str, action_id: str) -> tuple[str, list[AmiEvent], str] | None:
+    def _listing(self, action: str, action_id: str, channel: str) -> tuple[str, list[AmiEvent], str] | None:
         if action == "coreshowchannels":
             return (
                 rec.CHANNELS_FOLLOW,
@@ -233,7 +236,7 @@ class AmiSimulator:
                 "CoreShowChannelsComplete",
             )
         if action == "status":
-            return rec.STATUS_FOLLOWS, self.pbx.listed("Status", action_id), "StatusComplete"
+            return rec.STATUS_FOLLOWS, self.pbx.listed("Status", action_id, channel), "StatusComplete"
         if action == "bridgelist":
             return rec.BRIDGES_FOLLOW, self.pbx.bridge_items(action_id), "BridgeListComplete"
         if action == "pjsipshowregistrationsoutbound":
