@@ -17,8 +17,9 @@ Mark such tests ``@pytest.mark.asterisk``. Fixtures:
     test starts from no channels.
 
 ``sipp`` -> ``ctibridge.sim.sipp.Sipp`` bound to that gateway (roles: ``genesys_call``,
-    ``genesys_answer``, ``phone_answer``, ``phone_ring``, ``phone_call``); every sipp it started
-    is killed after the test.
+    ``genesys_answer``, ``genesys_registrar``, ``phone_answer``, ``phone_ring``, ``phone_call``).
+    After the test the calls are hung up first (so every sipp in a call gets its BYE), then every
+    sipp still running is killed.
 """
 
 from __future__ import annotations
@@ -69,14 +70,15 @@ class LabAsterisk:
         out = self.sandbox.cli("core show channels count")
         return int(out.split(" active channel")[0].split()[-1])
 
-    async def clean(self, deadline_s: float = 10.0) -> None:
+    async def clean(self, deadline_s: float = 10.0) -> bool:
         """Hang up every channel and wait until none is left; start Asterisk again if a test stopped
-        it (or it died)."""
+        it (or it died). True if there was a channel to hang up."""
         process = self.sandbox.process
         if process is None or process.poll() is not None:
             await self.sandbox.start(render(self.settings))
-            return
+            return False
         deadline = time.monotonic() + deadline_s
+        had_channels = bool(self.channel_count())
         while self.channel_count():
             self.sandbox.cli("channel request hangup all")
             if time.monotonic() > deadline:
@@ -84,6 +86,7 @@ class LabAsterisk:
                     "channels left after hangup all:\n" + self.sandbox.cli("core show channels")
                 )
             await asyncio.sleep(0.05)
+        return had_channels
 
 
 @pytest.fixture(scope="session")
@@ -131,4 +134,7 @@ async def sipp(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Sipp]:
     try:
         yield runner
     finally:
-        await runner.close()
+        # Hang up while the sipps live: a BYE sent to a killed sipp would be retransmitted for
+        # 32 s and land in the next test's sipp on the same address.
+        hung_up = await asterisk.clean()
+        await runner.close(grace_s=1.0 if hung_up else 0.0)

@@ -231,6 +231,10 @@ class Sipp:
             auth=(dn, self.passwords[dn]),
         )
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Kill every sipp still running, after giving them ``grace_s`` to finish their calls."""
+        running = [c.process for c in self.calls if c.process.returncode is None]
+        if running and grace_s > 0:
+            await asyncio.wait([asyncio.create_task(p.wait()) for p in running], timeout=grace_s)
         for call in self.calls:
             await call.kill()
