@@ -234,17 +234,15 @@ class Pbx:
         caller_name: str,
         call_uuid: str,
         sip_call_id: str,
-        trunk: SimChannel | None = None,
     ) -> tuple[SimChannel, SimChannel]:
         """Genesys INVITEs ``dn``: trunk leg in from-genesys, Dial to the agent, agent rings."""
-        if trunk is None:
-            trunk = self._new_channel(self._pjsip(self.trunk), 4, "from-genesys", dn)
-            trunk.caller_num, trunk.caller_name = caller, caller_name or rec.UNKNOWN
-            self._newexten(trunk, "from-genesys", dn, 1, "Set", f"__CALLUUID={call_uuid}")
-            self._set_var(trunk, "CALLUUID", call_uuid)
-            self._newexten(trunk, "from-genesys", dn, 2, "Set", f"__SIPCALLID={sip_call_id}")
-            self._set_var(trunk, "SIPCALLID", sip_call_id)
-        self._newexten(trunk, trunk.context, dn, 3, "Dial", f"PJSIP/{dn},30,tT")
+        trunk = self._new_channel(self._pjsip(self.trunk), 4, "from-genesys", dn)
+        trunk.caller_num, trunk.caller_name = caller, caller_name or rec.UNKNOWN
+        self._newexten(trunk, "from-genesys", dn, 1, "Set", f"__CALLUUID={call_uuid}")
+        self._set_var(trunk, "CALLUUID", call_uuid)
+        self._newexten(trunk, "from-genesys", dn, 2, "Set", f"__SIPCALLID={sip_call_id}")
+        self._set_var(trunk, "SIPCALLID", sip_call_id)
+        self._newexten(trunk, "from-genesys", dn, 3, "Dial", f"PJSIP/{dn},30,tT")
         agent = self._new_channel(self._pjsip(dn), 0, "from-webrtc", "s", linkedid=trunk.linkedid)
         agent.vars = dict(trunk.vars)  # inherited (__CALLUUID)
         agent.caller_num, agent.exten = dn, dn
