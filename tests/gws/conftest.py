@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from ctibridge.core.events import InboundEvent
+from ctibridge.core.events import GwsCallUpdate, InboundEvent
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.gws import GwsAgent, GwsAgents, GwsSettings
 from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
@@ -50,6 +50,25 @@ class Recorder:
 
     def link_count(self, status: str, dn: str | None = None) -> int:
         return sum(1 for d, s, _ in self.links if s == status and (dn is None or d == dn))
+
+
+def call_states(recorder: Recorder, call_id: str) -> list[str]:
+    """The states of one call, in the order its GwsCallUpdate events arrived."""
+    return [e.call.state for e in recorder.events if isinstance(e, GwsCallUpdate) and e.call.id == call_id]
+
+
+def last_state(recorder: Recorder, call_id: str) -> str:
+    states = call_states(recorder, call_id)
+    return states[-1] if states else ""
+
+
+async def established_call(sim: GwsSimulator, bridge: GwsAgents, recorder: Recorder, dn: str = "5001") -> str:
+    """An inbound call rung on ``dn`` and answered through the bridge's GWS operations."""
+    call_id = sim.call_ringing(dn, ani="+15550001000")
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
+    await bridge.operations(dn).answer(call_id)
+    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
+    return call_id
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import AGENTS, Recorder, gws_settings, started_agents
+from conftest import AGENTS, Recorder, established_call, gws_settings, last_state, started_agents
 
-from ctibridge.core.events import GwsCallsSnapshot, GwsCallUpdate, ParseError
+from ctibridge.core.events import GwsCallsSnapshot, ParseError
 from ctibridge.gws import GwsAgents, GwsOperationError
 from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
 
@@ -21,19 +21,6 @@ Agents = tuple[GwsAgents, Recorder]
 
 def snapshots(recorder: Recorder, dn: str) -> list[GwsCallsSnapshot]:
     return [e for e in recorder.events if isinstance(e, GwsCallsSnapshot) and e.dn == dn]
-
-
-def last_state(recorder: Recorder, call_id: str) -> str:
-    found = [e.call.state for e in recorder.events if isinstance(e, GwsCallUpdate) and e.call.id == call_id]
-    return found[-1] if found else ""
-
-
-async def established_call(sim: GwsSimulator, bridge: GwsAgents, recorder: Recorder, dn: str = "5001") -> str:
-    call_id = sim.call_ringing(dn, ani="+15550001000")
-    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Ringing")
-    await bridge.operations(dn).answer(call_id)
-    await recorder.wait_for(lambda: last_state(recorder, call_id) == "Established")
-    return call_id
 
 
 async def ring_and_wait(sim: GwsSimulator, recorder: Recorder, within: float) -> str:

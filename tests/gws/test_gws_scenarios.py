@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import Recorder
+from conftest import Recorder, call_states, established_call
 
 from ctibridge.core.events import GwsCall, GwsCallsSnapshot, GwsCallUpdate, GwsDeviceUpdate
 from ctibridge.gws import GwsAgents
@@ -21,12 +21,8 @@ def updates(recorder: Recorder, call_id: str) -> list[GwsCall]:
     return [e.call for e in recorder.events if isinstance(e, GwsCallUpdate) and e.call.id == call_id]
 
 
-def states(recorder: Recorder, call_id: str) -> list[str]:
-    return [c.state for c in updates(recorder, call_id)]
-
-
 async def wait_states(recorder: Recorder, call_id: str, expected: list[str]) -> None:
-    await recorder.wait_for(lambda: states(recorder, call_id) == expected)
+    await recorder.wait_for(lambda: call_states(recorder, call_id) == expected)
 
 
 async def test_login_subscribe_start_session_and_first_reread(sim: GwsSimulator, v2_agents: Agents) -> None:
@@ -85,9 +81,7 @@ async def test_outbound_dial(sim: GwsSimulator, agents: Agents) -> None:
 async def test_hold_retrieve(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")
-    call_id = sim.call_ringing("5001", ani="+15550001000")
-    await wait_states(recorder, call_id, ["Ringing"])
-    await ops.answer(call_id)
+    call_id = await established_call(sim, bridge, recorder)
     await ops.hold(call_id)
     await wait_states(recorder, call_id, ["Ringing", "Established", "Held"])
     held = updates(recorder, call_id)[-1]
@@ -100,9 +94,7 @@ async def test_hold_retrieve(sim: GwsSimulator, agents: Agents) -> None:
 async def test_blind_transfer(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")
-    call_id = sim.call_ringing("5001", ani="+15550001000")
-    await wait_states(recorder, call_id, ["Ringing"])
-    await ops.answer(call_id)
+    call_id = await established_call(sim, bridge, recorder)
     await ops.single_step_transfer(call_id, "5002")
     await wait_states(recorder, call_id, ["Ringing", "Established", "Released"])
     assert updates(recorder, call_id)[-1].capabilities == ()
@@ -136,7 +128,7 @@ async def test_consult_transfer(sim: GwsSimulator, agents: Agents) -> None:
     assert consult.user_data == {"Segment": "Gold"}
     await ops.complete_transfer(consult.id)
     await wait_states(recorder, consult.id, ["Dialing", "Established", "Released"])
-    assert states(recorder, call_id)[-1] == "Released"
+    assert call_states(recorder, call_id)[-1] == "Released"
     # documented order: the original call is released first, then the consult call
     released = [
         e.call.id for e in recorder.events if isinstance(e, GwsCallUpdate) and e.call.state == "Released"
@@ -216,9 +208,7 @@ async def consult_call(recorder: Recorder) -> GwsCall:
 async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")
-    call_id = sim.call_ringing("5001", ani="+15550001000")
-    await wait_states(recorder, call_id, ["Ringing"])
-    await ops.answer(call_id)
+    call_id = await established_call(sim, bridge, recorder)
     await ops.initiate_transfer(call_id, "5002")
     consult = await consult_call(recorder)
     await wait_states(recorder, consult.id, ["Dialing", "Established"])
@@ -232,9 +222,7 @@ async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: 
 async def test_conference(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")
-    call_id = sim.call_ringing("5001", ani="+15550001000")
-    await wait_states(recorder, call_id, ["Ringing"])
-    await ops.answer(call_id)
+    call_id = await established_call(sim, bridge, recorder)
     await ops.initiate_conference(call_id, "5002")
     consult = await consult_call(recorder)
     await wait_states(recorder, consult.id, ["Dialing", "Established"])
