@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from webharness import Bridge, BridgeFactory, Widget, bearer, token, until
+from fixtures_services import free_port
+from webharness import Bridge, BridgeFactory, Widget, bearer, config_text, env_with_secrets, token, until
 
 from ctibridge.sim.gws import GwsSimulator
 
@@ -105,3 +109,38 @@ async def test_two_instances_serve_the_same_widget_stream(
     async with follower.http.get(follower.url("/health")) as resp:
         health = await resp.json()
     assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ok"
+
+
+async def test_a_follower_takes_over_when_the_owner_process_dies(
+        bridge_factory: BridgeFactory, redis_server: str, closed_port: int, gws_sim: GwsSimulator,
+        tmp_path: Path) -> None:
+    """The owner is a real `ctibridge run` process, killed with SIGKILL (no release, no goodbye):
+    the follower takes the lease when it expires, restores the calls and reconnects to GWS."""
+    port = free_port()
+    config = tmp_path / "owner.toml"
+    config.write_text(config_text(gws_sim.base_url, port, closed_port, tmp_path / "owner.jsonl")
+                      + f'[store]\nkind = "redis"\nredis_url = "{redis_server}"\ninstance_id = "dying"\n'
+                        "ownership_ttl_s = 1.5\n")
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ctibridge.cli", "run", "--config", str(config), env=env_with_secrets(),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: gws_sim.subscribed("5001"), within=15.0, what="the owner process's GWS session")
+        call_uuid = gws_sim.call_ringing("5001")
+        follower = await redis_bridge(bridge_factory, redis_server, "b", closed_port)
+        widget = await follower.widget(token("agent1", "5001"), "5001")
+        snapshot = await widget.next("snapshot", where=lambda s: bool(s["calls"]))
+        assert [c["call_uuid"] for c in snapshot["calls"]] == [call_uuid]
+        assert not follower.components.role.owner
+    finally:
+        owner.kill()
+        await owner.wait()
+
+    await until(lambda: follower.components.role.owner, within=10.0, what="takeover after the lease expired")
+    call_id = snapshot["calls"][0]["id"]
+    assert follower.components.pipeline.correlator.call(call_id) is not None  # restored from Redis
+    await until(lambda: gws_sim.subscribed("5001") and follower.components.pipeline.links.get("gws:5001")
+                == "connected", within=15.0, what="the new owner's GWS session")
+    gws_sim.set_state(call_uuid, "Established")
+    delta = await widget.next("delta", where=lambda d: d["call"]["state"] == "established")
+    assert delta["call"]["id"] == call_id and contiguous(seqs(widget))

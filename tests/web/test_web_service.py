@@ -4,7 +4,6 @@ cleanly on SIGTERM; `ctibridge check-config` and `ctibridge token` through the C
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 from fixtures_services import free_port
-from webharness import AGENTS, SECRETS, TOKEN_SECRET, bearer, token, until
+from webharness import AGENTS, SECRETS, TOKEN_SECRET, bearer, config_text, env_with_secrets, token, until
 
 from ctibridge.eventlog import read_records
 from ctibridge.replay import replay
@@ -20,19 +19,6 @@ from ctibridge.sim.gws import GwsSimulator
 from ctibridge.web.auth import HmacTokenVerifier
 
 WITHIN = 15.0
-
-
-def config_text(gws_url: str, port: int, ami_port: int, event_log: Path) -> str:
-    agents = "".join(f'[[gws.agents]]\nagent_id = "{a.username}"\nusername = "{a.username}"\n'
-                     f'password = "{a.password}"\ndn = "{a.dn}"\n' for a in AGENTS)
-    return (f'[listen]\nport = {port}\n[ami]\nport = {ami_port}\nusername = "ctibridge"\n'
-            f'reconnect_max_s = 1.0\n[gws]\nbase_url = "{gws_url}"\n{agents}'
-            f'[gateway]\ndns = ["5001-5004"]\n[log]\nevent_log = "{event_log}"\n')
-
-
-def env_with_secrets() -> dict[str, str]:
-    # secrets by environment, as the example configuration recommends
-    return {**os.environ, "CTIBRIDGE_AUTH__TOKEN_SECRET": TOKEN_SECRET, "CTIBRIDGE_AMI__SECRET": "ami-x-4711"}
 
 
 def ctibridge(*args: str) -> subprocess.CompletedProcess[str]:
