@@ -50,9 +50,9 @@ def settings_for(gws_url: str, *, ami_port: int, **sections: dict[str, Any]) -> 
 
 
 def config_text(gws_url: str, port: int, ami_port: int, event_log: Path) -> str:
+    """A service configuration file (TOML) for `ctibridge run`; its secrets come by environment."""
     agents = "".join(f'[[gws.agents]]\nagent_id = "{a.username}"\nusername = "{a.username}"\n'
                      f'password = "{a.password}"\ndn = "{a.dn}"\n' for a in AGENTS)
-    """A service configuration file (TOML) for `ctibridge run`; secrets come by environment."""
     return (f'[listen]\nport = {port}\n[ami]\nport = {ami_port}\nusername = "ctibridge"\n'
             f'reconnect_max_s = 1.0\n[gws]\nbase_url = "{gws_url}"\n{agents}'
             f'[gateway]\ndns = ["5001-5004"]\n[log]\nevent_log = "{event_log}"\n')
@@ -60,7 +60,7 @@ def config_text(gws_url: str, port: int, ami_port: int, event_log: Path) -> str:
 
 def env_with_secrets() -> dict[str, str]:
     # secrets by environment, as the example configuration recommends
-    return {**os.environ, "CTIBRIDGE_AUTH__TOKEN_SECRET": TOKEN_SECRET, "CTIBRIDGE_AMI__SECRET": "ami-x-4711"}
+    return {**os.environ, "CTIBRIDGE_AUTH__TOKEN_SECRET": TOKEN_SECRET, "CTIBRIDGE_AMI__SECRET": AMI_SECRET}
 
 
 def token(agent: str, *dns: str, ttl_s: int = 3600, now: float | None = None) -> str:
