@@ -104,16 +104,9 @@ async def test_blind_transfer(sim: GwsSimulator, agents: Agents) -> None:
     }
 
 
-async def test_consult_transfer(sim: GwsSimulator, agents: Agents) -> None:
-    bridge, recorder = agents
-    ops = bridge.operations("5001")
-    call_id = sim.call_ringing("5001", ani="+15550001000", user_data={"Segment": "Gold"})
-    await wait_states(recorder, call_id, ["Ringing"])
-    await ops.answer(call_id)
-    await ops.initiate_transfer(call_id, "5002")
-    await wait_states(recorder, call_id, ["Ringing", "Established", "Held"])
-    assert {"CompleteTransfer", "SwapCalls"} <= set(updates(recorder, call_id)[-1].capabilities)
-    consult = await recorder.wait_for(
+async def consultation(recorder: Recorder) -> GwsCall:
+    """The consult call (callType Consult), once it is Established."""
+    consult: GwsCall = await recorder.wait_for(
         lambda: next(
             (
                 e.call
@@ -124,6 +117,19 @@ async def test_consult_transfer(sim: GwsSimulator, agents: Agents) -> None:
         )
     )
     await wait_states(recorder, consult.id, ["Dialing", "Established"])
+    return consult
+
+
+async def test_consult_transfer(sim: GwsSimulator, agents: Agents) -> None:
+    bridge, recorder = agents
+    ops = bridge.operations("5001")
+    call_id = sim.call_ringing("5001", ani="+15550001000", user_data={"Segment": "Gold"})
+    await wait_states(recorder, call_id, ["Ringing"])
+    await ops.answer(call_id)
+    await ops.initiate_transfer(call_id, "5002")
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held"])
+    assert {"CompleteTransfer", "SwapCalls"} <= set(updates(recorder, call_id)[-1].capabilities)
+    consult = await consultation(recorder)
     assert consult.id != call_id and consult.participants == ("5002",)
     assert consult.user_data == {"Segment": "Gold"}
     await ops.complete_transfer(consult.id)
@@ -191,27 +197,12 @@ async def test_sim_messages_have_the_recorded_shape(sim: GwsSimulator, v2_agents
     assert set(device["data"]["devices"][0]) == set(real_device["data"]["devices"][0])
 
 
-async def consult_call(recorder: Recorder) -> GwsCall:
-    call: GwsCall = await recorder.wait_for(
-        lambda: next(
-            (
-                e.call
-                for e in recorder.events
-                if isinstance(e, GwsCallUpdate) and e.call.call_type == "Consult"
-            ),
-            None,
-        )
-    )
-    return call
-
-
 async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")
     call_id = await established_call(sim, bridge, recorder)
     await ops.initiate_transfer(call_id, "5002")
-    consult = await consult_call(recorder)
-    await wait_states(recorder, consult.id, ["Dialing", "Established"])
+    consult = await consultation(recorder)
     await ops.hangup(consult.id)  # the agent gives up on the consultation
     await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Held"])
     assert "CompleteTransfer" not in updates(recorder, call_id)[-1].capabilities
@@ -224,8 +215,7 @@ async def test_conference(sim: GwsSimulator, agents: Agents) -> None:
     ops = bridge.operations("5001")
     call_id = await established_call(sim, bridge, recorder)
     await ops.initiate_conference(call_id, "5002")
-    consult = await consult_call(recorder)
-    await wait_states(recorder, consult.id, ["Dialing", "Established"])
+    consult = await consultation(recorder)
     await ops.complete_conference(consult.id, consult_call_id=call_id)
     await wait_states(recorder, consult.id, ["Dialing", "Established", "Released"])
     await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Established"])
