@@ -65,22 +65,42 @@ def describe(delta: Delta, t0: float) -> str:
 
 
 def main(argv: list[str]) -> int:
+    # Imported here: they build on this module's ReplayResult.
+    from ctibridge.replay_tools import (
+        paced,
+        parse_speed,
+        print_summary,
+        select_deltas,
+        summarize,
+        with_progress,
+    )
+    from ctibridge.timeline import render_timeline
+
     parser = argparse.ArgumentParser(prog="ctibridge replay", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="event logs (.jsonl) or raw AMI captures")
     parser.add_argument("--json", action="store_true", help="print deltas as JSON lines")
-    parser.add_argument("--dn", action="append", help="only these DNs")
+    parser.add_argument("--dn", action="append", help="show only these DNs")
+    parser.add_argument("--call", action="append", help="show only these call ids")
+    parser.add_argument("--speed", type=parse_speed, default=None,
+                        help="10 = ten times real time; max (default)")
+    parser.add_argument("--summary", action="store_true", help="print calls, scenarios, divergences, errors")
+    parser.add_argument("--timeline", type=Path, help="write the calls' HTML ladders to this file")
     parser.add_argument("--trunk", action="append", help="trunk endpoint names (default: genesys)")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to let pass at the end")
     args = parser.parse_args(argv)
     settings = CorrelatorSettings(trunk_endpoints=frozenset(args.trunk or ["genesys"]))
-    result = replay(merge(read_records(f) for f in args.files), Correlator(settings), args.settle)
-    print_timeline(result, sys.stdout, as_json=args.json, dns=set(args.dn or ()))
+    records = merge(read_records(f) for f in args.files)
+    result = replay(paced(with_progress(records), args.speed), Correlator(settings), args.settle)
+    shown = select_deltas(result.deltas, dns=args.dn, calls=args.call)
+    print_timeline(result, shown, sys.stdout, as_json=args.json)
+    if args.timeline:
+        args.timeline.write_text(render_timeline(records, shown), encoding="utf-8")
+    if args.summary:
+        print_summary(summarize(result, shown), sys.stdout)
     return 0
 
 
-def print_timeline(result: ReplayResult, out: TextIO, *, as_json: bool = False,
-                   dns: set[str] | None = None) -> None:
-    shown = [d for d in result.deltas if not dns or d.dn in dns]
+def print_timeline(result: ReplayResult, shown: list[Delta], out: TextIO, *, as_json: bool = False) -> None:
     t0 = shown[0].t if shown else 0.0
     for delta in shown:
         out.write((delta.encode() if as_json else describe(delta, t0)) + "\n")
