@@ -121,9 +121,12 @@ class Pipeline:
         else:
             event = self._event(item)
             deltas = self.correlator.feed(event) if event is not None else []
+        # The core's changes go with the batch, so a successor owner continues these sequences;
+        # a call can change without a delta (e.g. a channel's variables), so check every time.
+        changes = self.correlator.export_changes()
+        if deltas or changes["calls"]:
+            await self.store.append(deltas, core_changes=changes)
         if deltas:
-            # The core state goes with the batch, so a successor owner continues these sequences.
-            await self.store.append(deltas, core_state=self.correlator.export_state())
             self.hub.publish(deltas)
             self.metrics.deltas_out.inc(len(deltas))
             for delta in deltas:

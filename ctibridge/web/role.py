@@ -91,6 +91,8 @@ class Role:
         state = await self.store.load_core_state()
         if state is not None:
             self.pipeline.correlator = Correlator.restore(state, self.correlator_settings)
+        # A full state as the base the pipeline's incremental changes are merged into.
+        await self.store.save_core_state(self.pipeline.correlator.export_state())
         log.info("owner %s: %s", self.instance_id,
                  "restored the stored calls" if state is not None else "no stored state")
         self._pipeline_task = asyncio.create_task(self.pipeline.run(), name="ctibridge-pipeline")
