@@ -200,3 +200,26 @@ async def test_standalone_server() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_silent_client_is_forgotten_after_max_interval(
+    sim: GwsSimulator, http: tuple[aiohttp.ClientSession, dict[str, str]]
+) -> None:
+    """A client that died without /meta/disconnect (SIGKILL) stops counting as subscribed."""
+    now = [1000.0]
+    sim.bayeux.clock = lambda: now[0]
+    session, csrf = http
+    client_id = await handshake(session, sim, csrf)
+    subscribe = {
+        "channel": "/meta/subscribe",
+        "clientId": client_id,
+        "subscription": "/v2/me/calls",
+        "id": "s",
+    }
+    await bayeux(session, sim, csrf, connect(client_id), subscribe)
+    now[0] += 9.9  # CometD's default maxInterval is 10 s
+    assert sim.subscribed("5001")
+    now[0] += 0.2
+    assert not sim.subscribed("5001") and client_id not in sim.bayeux.clients
+    [reply] = await bayeux(session, sim, csrf, connect(client_id))
+    assert reply["error"] == "402::Unknown client"

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,10 +27,13 @@ CONNECTION_TYPES = ["long-polling", "websocket"]
 
 @dataclass(frozen=True)
 class Advice:
-    """Server advice in milliseconds; ``timeout`` is how long a /meta/connect is held."""
+    """Server advice in milliseconds; ``timeout`` is how long a /meta/connect is held. A client
+    that sends no /meta/connect for ``max_interval`` after its last one ended is forgotten, as
+    CometD servers do (their default is 10 s), so a dead client does not stay subscribed."""
 
     timeout_ms: int = 30_000
     interval_ms: int = 0
+    max_interval_ms: int = 10_000
 
     def as_dict(self, reconnect: str = "retry") -> Message:
         return {"reconnect": reconnect, "interval": self.interval_ms, "timeout": self.timeout_ms}
@@ -43,6 +47,7 @@ class BayeuxClient:
     queue: list[Message] = field(default_factory=list)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     connected_once: bool = False
+    last_seen: float = 0.0  # when its last request ended (server clock)
     holding: asyncio.Event = field(default_factory=asyncio.Event)  # set while a /meta/connect is held
     gone: bool = False
 
@@ -67,8 +72,14 @@ MetaFault = Callable[[str], int | None]
 
 
 class BayeuxServer:
-    def __init__(self, advice: Advice | None = None, meta_fault: MetaFault | None = None) -> None:
+    def __init__(
+        self,
+        advice: Advice | None = None,
+        meta_fault: MetaFault | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.advice = advice or Advice()
+        self.clock = clock
         self.clients: dict[str, BayeuxClient] = {}
         self._meta_fault = meta_fault
         self._ids = itertools.count(1)
@@ -78,6 +89,7 @@ class BayeuxServer:
     def publish(self, owner: str | None, channel: str, data: Any) -> int:
         """Queue ``data`` for every subscribed client of ``owner`` (all owners if None).
         Returns how many clients will get it."""
+        self._forget_silent_clients()
         delivered = 0
         for client in list(self.clients.values()):
             if (owner is None or client.owner == owner) and client.matches(channel):
@@ -87,6 +99,7 @@ class BayeuxServer:
         return delivered
 
     def subscribed(self, owner: str, channel: str) -> bool:
+        self._forget_silent_clients()
         return any(c.owner == owner and c.matches(channel) for c in self.clients.values())
 
     def drop_clients(self, owner: str | None = None) -> None:
@@ -140,6 +153,7 @@ class BayeuxServer:
     # ------------------------------------------------------------------ protocol
 
     async def handle_batch(self, batch: Any, owner: str) -> list[Message]:
+        self._forget_silent_clients()
         messages = batch if isinstance(batch, list) else [batch]
         messages = [m for m in messages if isinstance(m, dict)]
         # the connect is answered last (and may be held) so its batch-mates take effect first
@@ -156,7 +170,7 @@ class BayeuxServer:
         if fault is not None:
             return self._error(base, fault)
         if channel == "/meta/handshake":
-            client = BayeuxClient(id=secrets.token_hex(12), owner=owner)
+            client = BayeuxClient(id=secrets.token_hex(12), owner=owner, last_seen=self.clock())
             self.clients[client.id] = client
             return base | {
                 "version": "1.0",
@@ -169,6 +183,7 @@ class BayeuxServer:
         if known is None:
             return self._error(base, 402)
         client = known
+        client.last_seen = self.clock()
         if channel in ("/meta/subscribe", "/meta/unsubscribe"):
             subscription = message.get("subscription")
             names: list[str] = [
@@ -188,6 +203,12 @@ class BayeuxServer:
             return base | {"successful": True, "clientId": client.id}
         # GWS notifications are server -> client only
         return base | {"successful": False, "error": "403::publish denied", "clientId": client.id}
+
+    def _forget_silent_clients(self) -> None:
+        deadline = self.clock() - self.advice.max_interval_ms / 1000
+        for client in list(self.clients.values()):
+            if client.last_seen < deadline and not client.holding.is_set():
+                self._drop(client.id)
 
     def _drop(self, client_id: str) -> None:
         client = self.clients.pop(client_id, None)
@@ -211,6 +232,7 @@ class BayeuxServer:
                 await asyncio.wait_for(client.wakeup.wait(), self.advice.timeout_ms / 1000)
             client.holding.clear()
         client.connected_once = True
+        client.last_seen = self.clock()
         if client.gone:
             return [self._error(base, 402)]
         delivered, client.queue = client.queue, []
