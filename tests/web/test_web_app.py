@@ -300,3 +300,16 @@ async def test_tls(bridge_factory: BridgeFactory, closed_port: int, self_signed:
     async with aiohttp.ClientSession() as untrusting:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
             await untrusting.get(bridge.url("/health"))
+
+
+async def test_action_failed_when_genesys_does_not_answer(bridge_factory: BridgeFactory, closed_port: int,
+                                                          gws_sim: GwsSimulator) -> None:
+    bridge = await bridge_factory(ami_port=closed_port, actions={"step_timeout_s": 0.5})
+    mine, _ = await two_calls(bridge, gws_sim)
+    gws_sim.set_state(gws_sim.calls_of("5001")[0].id, "Established")
+    await until(lambda: "hold" in (bridge.components.pipeline.correlator.call(mine) or {}).get("actions", ()))
+    gws_sim.stall_next("call_op")
+    async with bridge.http.post(bridge.url(f"/api/calls/{mine}/actions"), json={"action": "hold"},
+                                headers=bearer(token("agent1", "5001"))) as resp:
+        result = await resp.json()
+    assert (result["outcome"], result["detail"]) == ("failed", "GWS: no answer within 0.5 s")

@@ -171,3 +171,25 @@ async def test_hold_from_wwe_is_mapped_onto_asterisk(bridge: Bridge, sipp: Sipp,
     assert metrics.repairs.labels("ami_retrieve", "done")._value.get() == 1
     assert contiguous(widget.frames)
     await hang_up(widget, delta["call"]["id"], sipps)
+
+
+async def test_hold_times_out_when_asterisk_never_follows(
+        bridge_factory: BridgeFactory, asterisk: LabAsterisk, mirror: GenesysMirror, sipp: Sipp,
+        gws_sim: GwsSimulator) -> None:
+    """Genesys holds, but with the repair off nothing moves the Asterisk leg: the sides never agree,
+    so the action is not confirmed (outcome timeout) and the call shows diverged."""
+    bridge = await bridge_factory(ami_port=asterisk.ami_port, ami={"secret": asterisk.ami_secret},
+                                  correlation={"auto_repair": {"held_in_genesys_only": False}},
+                                  actions={"confirm_timeout_s": 2.5})
+    ami = await until(lambda: bridge.components.role.sources.ami, what="AMI client")
+    await ami.wait_ready(WITHIN)
+    widget, delta, sipps = await answered_call(bridge, sipp, gws_sim)
+    await widget.send({"type": "action", "id": "h1", "call_id": delta["call"]["id"], "action": "hold"})
+    result = await widget.next("action_result", within=WITHIN)
+    assert (result["outcome"], result["ok"]) == ("timeout", False), result
+    view = bridge.components.pipeline.correlator.call(delta["call"]["id"])
+    assert view is not None and view["sync"] == {**view["sync"], "status": "diverged",
+                                                 "rule": "held_in_genesys_only"}
+    gws_sim.set_state(delta["call"]["genesys"]["call_id"], "Established")  # WWE retrieves
+    await widget.next("delta", within=WITHIN, where=lambda d: d["call"]["sync"]["status"] == "ok")
+    await hang_up(widget, delta["call"]["id"], sipps)
