@@ -63,6 +63,12 @@ byId("dial-form").addEventListener("submit", (event) => {
   if (input.value.trim() && phone.dial(input.value.trim())) input.value = "";
 });
 
+// Closing the widget unregisters the DN, so Asterisk stops ringing a phone nobody sees.
+addEventListener("pagehide", () => {
+  bridge.stop();
+  phone.stop();
+});
+
 // Debug handle for the browser console and the browser tests.
 window.ctibridge = { config, phone, bridge, panel };
 redraw();

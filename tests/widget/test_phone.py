@@ -54,6 +54,9 @@ async def test_phone_answers_a_genesys_call_with_media(
     await expect(media).to_have_attribute("data-dtls", "connected")
     await growing(media, "data-out-bytes")  # the fake microphone toward Asterisk
     await growing(media, "data-in-bytes")  # hold music from Asterisk once Genesys holds
+    mute = card.get_by_role("button", name="Mute")
+    await mute.click()
+    await expect(card.get_by_role("button", name="Unmute")).to_have_attribute("aria-pressed", "true")
     await page.screenshot(path=str(SCREENSHOTS / "phone-established.png"))
 
     result = await call.wait(15)
@@ -112,3 +115,20 @@ async def test_phone_registers_again_after_asterisk_comes_back(
     await asterisk.clean()  # starts the stopped Asterisk again
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered", timeout=15000)
     await expect(page.locator('.alert[data-error="asterisk_unreachable"]')).to_have_count(0)
+
+
+async def test_phone_dials_out_and_hangs_up(
+    page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, sipp: Sipp,
+) -> None:
+    await page.goto(phone_url(widget_server, asterisk))
+    await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
+    genesys = await sipp.genesys_answer(pause_ms=200)
+    await page.get_by_label("Number to call").fill("5550002000")
+    await page.keyboard.press("Enter")
+    card = page.locator("article[data-phone-key]")
+    await expect(card.locator(".who")).to_have_text("5550002000")
+    await expect(card).to_have_attribute("data-state", "established")
+    await expect(card.locator(".media")).to_have_attribute("data-ice", "connected")
+    await card.get_by_role("button", name="Hang up").click()
+    await expect(card).to_have_count(0)
+    assert (await genesys.wait(10)).ok  # it saw the BYE
