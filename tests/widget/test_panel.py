@@ -174,3 +174,14 @@ async def test_unreachable_bridge_is_shown_and_retried(page: Page, widget_server
     await page.goto(widget_server.url(**WIDGET, bridgeUrl=f"ws://127.0.0.1:{free_port()}/ws"))
     await expect(page.locator('.alert[data-error="bridge_unreachable"]')).to_be_visible()
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "reconnecting")
+
+
+async def test_silent_bridge_is_left_for_a_new_connection(page: Page, widget_server: WidgetServer) -> None:
+    """The client pings every heartbeat; a bridge that answers nothing for silenceSeconds (a dead
+    TCP path that never closes) is dropped and the client resumes on a new connection."""
+    conn = await open_live(page, widget_server, [call_view()], heartbeatSeconds="0.3", silenceSeconds="1")
+    assert await conn.recv_type("ping") == {"type": "ping"}
+    again = await widget_server.peer.accept(within=5.0)  # the first socket is still open, unanswered
+    hello = await again.recv_type("hello")
+    assert hello["since"] == {"epoch": "e1", "seq": 10}
+    await expect(page.locator('article[data-call-id="5001-3"]')).to_be_visible()
