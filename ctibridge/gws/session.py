@@ -201,7 +201,7 @@ class GwsSession:
         # The library only sees an unparsable reply and retries; a 401/403 on Bayeux means the HTTP
         # session or its CSRF token is gone, which only a re-login repairs.
         if (
-            request.url.path == self.dialect.notifications_path
+            request.url.path.endswith(self.dialect.notifications_path)  # base_url may carry a prefix
             and response.status in (401, 403)
             and self._link
         ):
