@@ -17,6 +17,7 @@ V3_OPERATION_PATHS = {
     "CompleteTransfer": "complete-transfer",
     "InitiateConference": "initiate-conference",
     "CompleteConference": "complete-conference",
+    "Reconnect": "reconnect",  # cancel a consultation: back to the held original
     "SendDtmf": "send-dtmf",
 }
 

@@ -210,6 +210,19 @@ async def test_consultation_cancelled_then_retrieved(sim: GwsSimulator, agents: 
     await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Held", "Established"])
 
 
+async def test_consultation_cancelled_with_reconnect(sim: GwsSimulator, agents: Agents) -> None:
+    """``Reconnect`` (the widget's cancel_transfer): consult released, original back Established."""
+    bridge, recorder = agents
+    ops = bridge.operations("5001")
+    call_id = await established_call(sim, bridge, recorder)
+    await ops.initiate_transfer(call_id, "5002")
+    consult = await consultation(recorder)
+    assert "Reconnect" in updates(recorder, consult.id)[-1].capabilities
+    await ops.perform("Reconnect", consult.id)
+    await wait_states(recorder, consult.id, ["Dialing", "Established", "Released"])
+    await wait_states(recorder, call_id, ["Ringing", "Established", "Held", "Held", "Established"])
+
+
 async def test_conference(sim: GwsSimulator, agents: Agents) -> None:
     bridge, recorder = agents
     ops = bridge.operations("5001")

@@ -54,7 +54,7 @@ CAPABILITIES: dict[str, list[str]] = {
     "Released": [],
 }
 # while a consultation is open, both legs can complete it or swap between the two
-CONSULT_EXTRA = ["SwapCalls", "CompleteTransfer", "CompleteConference"]
+CONSULT_EXTRA = ["SwapCalls", "CompleteTransfer", "CompleteConference", "Reconnect"]
 
 
 def new_call_uuid() -> str:

@@ -363,6 +363,13 @@ class GwsSimulator:
         self.release(consult.id)
         self.set_state(original.id, "Established")
 
+    def _reconnect(self, call: SimCall, body: dict[str, Any]) -> None:
+        """Cancel the consultation: the consult leg is released, the agent is back with the original."""
+        consult = call if call.consult_kind else self.calls[call.consult_peer]
+        original = self.calls[consult.consult_peer]
+        self.release(consult.id)
+        self.set_state(original.id, "Established")
+
     _operations: dict[str, Callable[[GwsSimulator, SimCall, dict[str, Any]], object]] = {
         "Answer": _answer,
         "Hangup": _hangup,
@@ -375,6 +382,7 @@ class GwsSimulator:
         "InitiateConference": lambda self, call, body: self._initiate_consultation(call, body, "conference"),
         "CompleteTransfer": _complete_consultation,
         "CompleteConference": _complete_consultation,
+        "Reconnect": _reconnect,
         "UpdateUserData": _update_user_data,
         "AttachUserData": _update_user_data,
     }
