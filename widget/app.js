@@ -16,10 +16,9 @@ const bridge = new BridgeClient(config);
 async function act(call, action, params) {
   const session = phone.findByCallUuid(call.call_uuid);
   if (action === "answer" && session?.state === "ringing") {
-    await phone.answer(session.key);
-    return phone.state.mic === "ok" || phone.state.mic === "unknown"
-      ? { ok: true, outcome: "answered", detail: "on this phone" }
-      : { ok: false, outcome: "failed", detail: "microphone unavailable" };
+    const failure = await phone.answer(session.key);
+    return failure ? { ok: false, outcome: "failed", detail: failure }
+      : { ok: true, outcome: "answered", detail: "on this phone" };
   }
   return bridge.action(call.id, action, params);
 }

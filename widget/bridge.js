@@ -87,11 +87,10 @@ export class BridgeClient extends EventTarget {
   #pending = new Map();
   #nextActionId = 1;
 
-  constructor(config, WebSocketImpl = WebSocket) {
+  constructor(config) {
     super();
     this.config = config;
     this.token = config.token;
-    this.WebSocketImpl = WebSocketImpl;
     this.book = new CallBook(config.dn);
     this.status = "stopped";
     this.detail = "";
@@ -137,7 +136,7 @@ export class BridgeClient extends EventTarget {
     clearTimeout(this.#retryTimer);
     this.#setStatus(this.book.epoch === null && this.#attempt === 0 ? "connecting" : "reconnecting",
       this.detail);
-    const socket = new this.WebSocketImpl(this.config.bridgeUrl);
+    const socket = new WebSocket(this.config.bridgeUrl);
     this.#socket = socket;
     let opened = false;
     socket.onopen = () => {
@@ -149,7 +148,9 @@ export class BridgeClient extends EventTarget {
       this.#send(hello);
       this.#startHeartbeat();
     };
-    socket.onmessage = (event) => this.#receive(event.data);
+    socket.onmessage = (event) => {
+      if (socket === this.#socket) this.#receive(event.data); // a dropped socket may still deliver
+    };
     socket.onclose = (event) => {
       if (socket !== this.#socket) return; // already dropped by #drop
       this.#socket = null;
@@ -167,7 +168,7 @@ export class BridgeClient extends EventTarget {
   #drop(why, immediately) {
     const socket = this.#socket;
     this.#socket = null;
-    socket?.close(4000, why);
+    socket?.close(4000, why.slice(0, 120)); // a close reason is at most 123 bytes
     if (immediately) this.#attempt = 0;
     this.#retry(why);
   }

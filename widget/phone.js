@@ -33,11 +33,18 @@ export async function mediaStats(pc) {
   return media;
 }
 
-/** Maps a getUserMedia failure onto the error the agent can act on. */
+const MIC_ERRORS = Object.freeze({
+  NotAllowedError: "denied",
+  SecurityError: "denied",
+  NotFoundError: "missing",
+  NotReadableError: "failed",
+  OverconstrainedError: "failed",
+  AbortError: "failed",
+});
+
+/** The microphone state a getUserMedia failure means, or undefined for any other failure. */
 function microphoneError(error) {
-  if (error?.name === "NotAllowedError" || error?.name === "SecurityError") return "denied";
-  if (error?.name === "NotFoundError") return "missing";
-  return "failed";
+  return MIC_ERRORS[error?.name];
 }
 
 /**
@@ -112,13 +119,17 @@ export class Phone extends EventTarget {
     return undefined;
   }
 
+  /** Accept a ringing call; resolves with null, or with why it could not be answered. */
   async answer(key) {
     const s = this.sessions.get(key);
-    if (!s || s.state !== "ringing") return;
+    if (!s || s.state !== "ringing") return "the call no longer rings here";
     try {
       await s.session.accept(AUDIO_ONLY);
+      return null;
     } catch (error) {
-      this.#update({ mic: microphoneError(error) });
+      const mic = microphoneError(error);
+      if (mic) this.#update({ mic });
+      return mic ? `microphone ${mic}` : String(error?.message ?? error);
     }
   }
 
@@ -148,7 +159,8 @@ export class Phone extends EventTarget {
     this.#track(inviter, { key: inviter.request.callId, callUuid: "", direction: "outbound",
       remote: { number, name: "" }, state: "dialing" });
     inviter.invite().catch((error) => {
-      this.#update({ mic: microphoneError(error) });
+      const mic = microphoneError(error);
+      if (mic) this.#update({ mic });
       this.#end(this.sessions.get(inviter.request.callId));
     });
     return true;
