@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 from fixtures_services import free_port
-from webharness import Bridge, BridgeFactory, Widget, bearer, config_text, env_with_secrets, token, until
+from webharness import (
+    Bridge,
+    BridgeFactory,
+    Widget,
+    bearer,
+    config_text,
+    env_with_secrets,
+    token,
+    until,
+    until_answer,
+)
 
 from ctibridge.sim.gws import GwsSimulator
 
@@ -128,8 +138,14 @@ async def test_a_follower_takes_over_when_the_owner_process_dies(
         await until(lambda: gws_sim.subscribed("5001"), within=15.0, what="the owner process's GWS session")
         call_uuid = gws_sim.call_ringing("5001")
         follower = await redis_bridge(bridge_factory, redis_server, "b", closed_port)
+        store = follower.components.store
+
+        async def stored_calls() -> list[dict[str, Any]]:
+            return (await store.snapshot("5001"))[1]
+
+        await until_answer(stored_calls, what="the owner process stored the call")
         widget = await follower.widget(token("agent1", "5001"), "5001")
-        snapshot = await widget.next("snapshot", where=lambda s: bool(s["calls"]))
+        snapshot = await widget.next("snapshot")
         assert [c["call_uuid"] for c in snapshot["calls"]] == [call_uuid]
         assert not follower.components.role.owner
     finally:

@@ -8,10 +8,21 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from fixtures_services import free_port
-from webharness import AGENTS, SECRETS, TOKEN_SECRET, bearer, config_text, env_with_secrets, token, until
+from webharness import (
+    AGENTS,
+    SECRETS,
+    TOKEN_SECRET,
+    bearer,
+    config_text,
+    env_with_secrets,
+    token,
+    until,
+    until_answer,
+)
 
 from ctibridge.eventlog import read_records
 from ctibridge.replay import replay
@@ -43,13 +54,13 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
         call_id = gws_sim.call_ringing("5001", ani="+15550001000")
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):  # the call reaches the API once the pipeline processed it
+
+            async def api_calls() -> list[dict[str, Any]]:
                 async with http.get(f"{base}/api/calls", headers=bearer(token("agent1", "5001"))) as resp:
                     assert resp.status == 200
-                    calls = (await resp.json())["calls"]
-                if calls:
-                    break
-                await asyncio.sleep(0.05)
+                    return list((await resp.json())["calls"])
+
+            calls = await until_answer(api_calls, within=WITHIN, what="the call in the service's API")
             assert [c["call_uuid"] for c in calls] == [call_id]
             async with http.get(f"{base}/health") as resp:
                 health_text = await resp.text()

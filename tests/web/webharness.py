@@ -81,6 +81,16 @@ async def until(predicate: Callable[[], Any], within: float = DEADLINE, what: st
     return result
 
 
+async def until_answer(probe: Callable[[], Awaitable[Any]], within: float = DEADLINE, what: str = "") -> Any:
+    """Like ``until`` for a condition that needs I/O to check (an HTTP call, a store read)."""
+    deadline = time.monotonic() + within
+    while not (result := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what or probe}")
+        await asyncio.sleep(0.02)
+    return result
+
+
 @dataclass
 class Widget:
     """A real WebSocket client speaking the widget protocol."""
