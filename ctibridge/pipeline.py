@@ -28,6 +28,8 @@ from ctibridge.web.metrics import Metrics
 
 log = logging.getLogger("ctibridge.pipeline")
 
+SUB_STATES = frozenset({"booted", "resync_begin", "resync_end"})  # steps of a connected AMI link
+
 
 class HubPort(Protocol):
     def publish(self, deltas: Iterable[Delta]) -> None: ...
@@ -143,7 +145,7 @@ class Pipeline:
             link = "ami" if isinstance(item, AmiLink) else f"gws:{item.dn}"
             if item.status == "connected" and self.links.get(link, "connected") != "connected":
                 self.metrics.reconnects.labels(link).inc()
-            if item.status in ("connected", "lost", "login_failed", "shutdown"):
+            if item.status not in SUB_STATES:
                 self.links[link] = item.status
             if self.log_writer is not None:
                 self.log_writer.write(*_link_record(item), item.t, conn)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 import ctibridge
-from ctibridge.web.routes import Route
+
+if TYPE_CHECKING:  # routes.py serves this description
+    from ctibridge.web.routes import Route
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"\{(\w+)\}")

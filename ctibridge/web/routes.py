@@ -25,6 +25,7 @@ from ctibridge.web.auth import AgentClaims, TokenError
 from ctibridge.web.health import Health, health
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.metrics import CONTENT_TYPE
+from ctibridge.web.openapi import openapi
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -143,8 +144,6 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    from ctibridge.web.openapi import openapi
-
     return web.json_response(openapi(ROUTES))
 
 
