@@ -37,6 +37,7 @@ from typing import Any
 
 import aiohttp
 from common import Row, Target, percentile, row
+from proposals import PROPOSED_STATE_EVERY_S
 from services import free_port, redis_server, wait_for_port
 
 from ctibridge.sim.ami import AmiSimulator
@@ -284,9 +285,6 @@ def _rows(mode: str, result: dict[str, Any], load: Load, p99: Target, p50: Targe
                     note=f"{load.calls} live calls, {load.rate}/s new, {load.clients} clients; "
                          f"{result['calls_started']} calls started, {result['errors']} driver errors"))
     return rows
-
-
-PROPOSED_STATE_EVERY_S = 1.0
 
 
 def run(quick: bool = False) -> list[Row]:

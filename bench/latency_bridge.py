@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -21,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from proposals import core_state_at_most_every
 
 from ctibridge.config import Settings
-from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
 from ctibridge.web.app import create_app
 from ctibridge.web.service import build
@@ -47,25 +48,12 @@ def settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def throttle_core_state(every_s: float) -> None:
-    """The proposed change, measured without editing the service: the pipeline builds
-    ``correlator.export_state()`` for every batch and the store serialises it; here the export
-    returns ``None`` (so ``append`` gets no core state) unless ``every_s`` passed since the last one.
-    Bench process only."""
-    export = Correlator.export_state
-    last = [0.0]
-
-    def throttled(self: Correlator) -> Any:
-        now = time.monotonic()
-        if now - last[0] < every_s:
-            return None
-        last[0] = now
-        return export(self)
-
-    Correlator.export_state = throttled  # type: ignore[method-assign]
-
-
 async def serve(args: argparse.Namespace) -> None:
+    with contextlib.ExitStack() as stack:
+        await _serve(args, stack)
+
+
+async def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     components = build(settings(args))
     published: list[tuple[float, float]] = []  # (wall time handed to the hub, that minus delta.t)
     cpu: list[tuple[float, float]] = []
@@ -86,7 +74,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     components.hub.publish = publish  # type: ignore[method-assign]
     if args.state_every > 0:
-        throttle_core_state(args.state_every)
+        stack.enter_context(core_state_at_most_every(args.state_every))
     app = create_app(settings(args), components=components, widget_dir=None)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()

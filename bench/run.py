@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the servers a benchmark started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     rows: list[Row] = []
     failed = []
     started = time.monotonic()

@@ -11,6 +11,8 @@ alternately with the panoramisk baseline, so the ratio compares runs made second
 * ``core+memory``: as core, plus ``MemoryStore.apply`` of each batch (no core-state copy).
 * ``service(memory|redis)``: the service's own ``ctibridge.pipeline.Pipeline`` (queue, metrics,
   ``store.append(deltas, core_state=export_state())`` per batch, a hub that encodes every delta).
+* ``proposed.service_*``: the same with the core state exported at most once a second
+  (``proposals.core_state_at_most_every``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from alternatives import SelectiveFramer, SplitFramer
 from common import Row, Target, row, timed
+from proposals import PROPOSED_STATE_EVERY_S, core_state_at_most_every
 from services import redis_server
 from workload import Item, chunked, concurrent_stream, load_templates
 
@@ -173,13 +176,14 @@ def run(quick: bool = False) -> list[Row]:
     messages, repeats = (4_000, 1) if quick else (60_000, 5)
     items, ami_chunks = build(messages)
     # The service path is two orders slower: a slice, after a warm-up slice that fills the state.
-    warm, measured = (100, 100) if quick else (1_500, 2_500)
+    warm, measured = (100, 100) if quick else (1_000, 1_500)
     service_items = items[: warm + measured]
     core_pipeline(items[: len(items) // 10])  # warm-up (imports, caches)
 
     rates: dict[str, list[float]] = {k: [] for k in (
         "pano", "framer", "framer_split", "core", "ratio",
-        "core_selective", "ratio_selective", "core_memory", "service_memory", "service_redis")}
+        "core_selective", "ratio_selective", "core_memory", "service_memory", "service_redis",
+        "service_memory_proposed", "service_redis_proposed")}
     for _ in range(repeats):
         base = _rate(lambda: panoramisk_parse(ami_chunks))
         core = _rate(lambda: core_pipeline(items))
@@ -197,6 +201,11 @@ def run(quick: bool = False) -> list[Row]:
     with redis_server() as url:
         for _ in range(max(1, repeats // 2)):
             rates["service_redis"].append(service_rate(service_items, warm, url))
+            with core_state_at_most_every(PROPOSED_STATE_EVERY_S):
+                rates["service_redis_proposed"].append(service_rate(service_items, warm, url))
+    for _ in range(max(1, repeats // 2)):
+        with core_state_at_most_every(PROPOSED_STATE_EVERY_S):
+            rates["service_memory_proposed"].append(service_rate(service_items, warm))
 
     rate = Target(">=", TARGET_RATE, ">= 100,000")
     par = Target(">=", 1.0)
@@ -215,4 +224,8 @@ def run(quick: bool = False) -> list[Row]:
         row("throughput.service_memory", "pipeline.Pipeline + MemoryStore", "msg/s", r["service_memory"],
             rate, note=f"{measured} messages after {warm}, {CALLS} calls live"),
         row("throughput.service_redis", "pipeline.Pipeline + RedisStore", "msg/s", r["service_redis"], rate),
+        row("throughput.proposed.service_memory", "Pipeline + MemoryStore, core state <= 1/s", "msg/s",
+            r["service_memory_proposed"], rate),
+        row("throughput.proposed.service_redis", "Pipeline + RedisStore, core state <= 1/s", "msg/s",
+            r["service_redis_proposed"], rate),
     ]
