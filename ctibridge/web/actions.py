@@ -20,6 +20,7 @@ from ctibridge.ami.operations import ChannelOperations
 from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, plan
 from ctibridge.core.correlator import Repair
 from ctibridge.core.deltas import Delta, Op
+from ctibridge.eventlog import EventLogWriter
 from ctibridge.gws.dialects import OperationParams
 from ctibridge.gws.errors import GwsOperationError
 from ctibridge.hub.protocol import ActionMessage, ActionResult
@@ -43,10 +44,12 @@ class OperationFailed(Exception):
 
 class SourceOperations:
     """The real ``OperationRunner``: AMI steps on the owner's ``ChannelOperations``, GWS steps on
-    the DN's agent session. ``sources`` is read per step (it changes on a takeover)."""
+    the DN's agent session. ``sources`` is read per step (it changes on a takeover). GWS requests
+    go to the event log here (the AMI client logs the actions it sends itself)."""
 
-    def __init__(self, sources: Callable[[], Sources]) -> None:
-        self.sources = sources
+    def __init__(self, sources: Callable[[], Sources], log_writer: EventLogWriter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.sources, self.log_writer, self.clock = sources, log_writer, clock
 
     async def __call__(self, step: Step) -> None:
         sources = self.sources()
@@ -61,6 +64,9 @@ class SourceOperations:
                 params = OperationParams(destination=str((step.params.get("destination") or {})
                                                          .get("phoneNumber", "")),
                                          digits=str(step.params.get("dtmfDigits", "")))
+                if self.log_writer is not None:  # "id": how the timeline ties it to the call
+                    self.log_writer.write("gws", "out", {"operationName": step.operation, "id": step.call_id,
+                                                         **step.params}, self.clock(), step.dn)
                 await sources.gws.operations(step.dn).perform(step.operation, step.call_id, params)
         except (AmiError, GwsOperationError, KeyError, ValueError) as err:
             raise OperationFailed(str(err)) from err

@@ -102,7 +102,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
                 instance_id=settings.store.instance_id or f"{socket.gethostname()}-{os.getpid()}",
                 lease_interval_s=settings.store.ownership_ttl_s / 3)
     executor = ActionExecutor(
-        pipeline, SourceOperations(lambda: role.sources), metrics=metrics,
+        pipeline, SourceOperations(lambda: role.sources, log_writer, clock), metrics=metrics,
         is_owner=lambda: role.owner, clock=clock,
         control=settings.actions.control, step_timeout_s=settings.actions.step_timeout_s,
         confirm_timeout_s=settings.actions.confirm_timeout_s)

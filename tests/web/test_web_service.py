@@ -62,6 +62,9 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
 
             calls = await until_answer(api_calls, within=WITHIN, what="the call in the service's API")
             assert [c["call_uuid"] for c in calls] == [call_id]
+            async with http.post(f"{base}/api/calls/{calls[0]['id']}/actions", json={"action": "answer"},
+                                 headers=bearer(token("agent1", "5001"))) as resp:
+                assert (await resp.json())["outcome"] == "confirmed"
             async with http.get(f"{base}/health") as resp:
                 health_text = await resp.text()
             assert '"owner":true' in health_text
@@ -75,7 +78,9 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
 
     records = list(read_records(event_log))
     kinds = {(r.src, r.dir) for r in records}
-    assert {("gws", "in"), ("gws", "meta"), ("bridge", "out")} <= kinds
+    assert {("gws", "in"), ("gws", "meta"), ("gws", "out"), ("bridge", "out")} <= kinds
+    assert [r.msg for r in records if (r.src, r.dir) == ("gws", "out")] == [
+        {"operationName": "Answer", "id": call_id}]
     replayed = replay(records).correlator.calls()
     live = [r.msg["call"] for r in records if r.src == "bridge"]
     assert [(c["id"], c["call_uuid"], c["state"]) for c in replayed] == [
