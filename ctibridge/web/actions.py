@@ -27,6 +27,7 @@ from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Principal
 from ctibridge.pipeline import Pipeline
 from ctibridge.web.metrics import Metrics
+from ctibridge.web.relay import ActionRelay
 from ctibridge.web.role import Sources
 
 log = logging.getLogger("ctibridge.actions")
@@ -108,13 +109,15 @@ class ActionExecutor:
         *,
         metrics: Metrics,
         is_owner: Callable[[], bool] = lambda: True,
+        relay: ActionRelay | None = None,
         clock: Callable[[], float] = time.time,
         control: str = "auto",
         step_timeout_s: float = 5.0,
         confirm_timeout_s: float = 8.0,
     ) -> None:
         self.pipeline, self.run_step = pipeline, run_step
-        self.metrics, self.is_owner, self.clock, self.control = metrics, is_owner, clock, control
+        self.metrics, self.is_owner, self.relay = metrics, is_owner, relay
+        self.clock, self.control = clock, control
         self.step_timeout_s, self.confirm_timeout_s = step_timeout_s, confirm_timeout_s
 
     async def execute(self, agent: Principal, msg: ActionMessage) -> ActionResult:
@@ -127,9 +130,11 @@ class ActionExecutor:
         return result.model_copy(update={"id": msg.id, "latency_ms": round(latency * 1000, 1)})
 
     async def _execute(self, agent: Principal, msg: ActionMessage) -> ActionResult:
-        if not self.is_owner():
-            return _result("failed", "this bridge instance follows the owner and has no AMI/GWS "
-                                     "connections; send actions to the owner instance")
+        if not self.is_owner():  # only the owner holds AMI and GWS
+            if self.relay is None:
+                return _result("failed", "this bridge instance is not the owner")
+            deadline = 2 * self.step_timeout_s + self.confirm_timeout_s
+            return await self.relay.request(agent, msg, deadline)
         view = self.pipeline.correlator.call(msg.call_id)
         if view is None:
             return _result("rejected", f"no live call {msg.call_id}")

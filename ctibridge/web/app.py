@@ -53,8 +53,12 @@ async def api_guard(request: web.Request, handler: Handler) -> web.StreamRespons
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The store, and the action relay that shares its Redis."""
     yield
-    await app[COMPONENTS].store.aclose()
+    components = app[COMPONENTS]
+    if components.relay is not None:
+        await components.relay.aclose()
+    await components.store.aclose()
 
 
 async def _event_log_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from ctibridge.web.actions import ActionExecutor
 from ctibridge.web.auth import TokenVerifier
 from ctibridge.web.metrics import Metrics
 from ctibridge.web.ratelimit import RateLimiter
+from ctibridge.web.relay import ActionRelay
 from ctibridge.web.role import Role
 
 
@@ -31,6 +32,7 @@ class Components:
     metrics: Metrics
     rate_limiter: RateLimiter
     log_writer: EventLogWriter | None = None
+    relay: ActionRelay | None = None  # Redis mode: followers' actions go to the owner
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ctibridge.ami.client import AmiClient
 from ctibridge.ami.operations import ChannelOperations
@@ -63,9 +63,10 @@ class Role:
     open_sources: Callable[[Pipeline], Sources]  # builds (not starts) AMI client and GWS agents
     instance_id: str
     lease_interval_s: float
+    serve_actions: Callable[[], Coroutine[Any, Any, None]] | None = None  # followers' relayed actions
     owner: bool = False
     sources: Sources = field(default_factory=Sources)
-    _pipeline_task: asyncio.Task[None] | None = None
+    _owner_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def run(self) -> None:
         """Until cancelled: follow the store, and own the sources while the lease says so."""
@@ -95,7 +96,9 @@ class Role:
         await self.store.save_core_state(self.pipeline.correlator.export_state())
         log.info("owner %s: %s", self.instance_id,
                  "restored the stored calls" if state is not None else "no stored state")
-        self._pipeline_task = asyncio.create_task(self.pipeline.run(), name="ctibridge-pipeline")
+        self._owner_tasks = [asyncio.create_task(self.pipeline.run(), name="ctibridge-pipeline")]
+        if self.serve_actions is not None:
+            self._owner_tasks.append(asyncio.create_task(self.serve_actions(), name="ctibridge-relay"))
         self.sources = self.open_sources(self.pipeline)
         await self.sources.start()
 
@@ -109,8 +112,8 @@ class Role:
             log.error("the AMI/GWS connections did not close within %s s; left behind", STOP_TIMEOUT_S)
         elif closing.exception() is not None:
             log.error("closing the AMI/GWS connections failed", exc_info=closing.exception())
-        if self._pipeline_task is not None:
-            self._pipeline_task.cancel()
+        tasks, self._owner_tasks = self._owner_tasks, []
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._pipeline_task
-            self._pipeline_task = None
+                await task

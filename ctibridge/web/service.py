@@ -33,6 +33,7 @@ from ctibridge.web.auth import HmacTokenVerifier
 from ctibridge.web.keys import Components
 from ctibridge.web.metrics import Metrics
 from ctibridge.web.ratelimit import RateLimiter
+from ctibridge.web.relay import ActionRelay
 from ctibridge.web.role import Role, Sources
 
 log = logging.getLogger("ctibridge.service")
@@ -101,14 +102,18 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
                 open_sources or source_factory(settings, clock, log_writer),
                 instance_id=settings.store.instance_id or f"{socket.gethostname()}-{os.getpid()}",
                 lease_interval_s=settings.store.ownership_ttl_s / 3)
+    redis_url = settings.store.redis_url if settings.store.kind == "redis" else None
+    relay = ActionRelay(redis_url) if redis_url else None
     executor = ActionExecutor(
         pipeline, SourceOperations(lambda: role.sources, log_writer, clock), metrics=metrics,
-        is_owner=lambda: role.owner, clock=clock,
+        is_owner=lambda: role.owner, relay=relay, clock=clock,
         control=settings.actions.control, step_timeout_s=settings.actions.step_timeout_s,
         confirm_timeout_s=settings.actions.confirm_timeout_s)
     pipeline.on_repair = executor.repair
+    if relay is not None:
+        role.serve_actions = lambda: relay.serve(executor.execute)
     return Components(store=store, hub=hub, pipeline=pipeline, role=role, executor=executor,
-                      verifier=verifier, metrics=metrics, log_writer=log_writer,
+                      verifier=verifier, metrics=metrics, log_writer=log_writer, relay=relay,
                       rate_limiter=RateLimiter(rate.per_second, rate.burst))
 
 

@@ -112,10 +112,18 @@ async def test_two_instances_serve_the_same_widget_stream(
     async with follower.http.get(follower.url(f"/api/calls/{created['call']['id']}"),
                                  headers=bearer(token("agent2", "5002"))) as resp:
         assert resp.status == 403  # the follower knows the call is another DN's
+    # actions sent to the follower are carried out by the owner (relayed over Redis)
     async with follower.http.post(follower.url(f"/api/calls/{created['call']['id']}/actions"),
                                   json={"action": "hold"}, headers=bearer(token("agent1", "5001"))) as resp:
         result = await resp.json()
-    assert result["outcome"] == "failed" and "owner" in result["detail"]
+    assert result["outcome"] == "confirmed", result
+    call_id = created["call"]["id"]
+    await on_follower.send({"type": "action", "id": "r", "call_id": call_id, "action": "retrieve"})
+    result = await on_follower.next("action_result")
+    assert (result["id"], result["outcome"]) == ("r", "confirmed"), result
+    await on_follower.send({"type": "action", "id": "x", "call_id": call_id, "action": "hangup"})
+    assert (await on_follower.next("action_result"))["outcome"] == "confirmed"
+    assert [op.name for op in gws_sim.operations] == ["Hold", "Retrieve", "Hangup"]
     async with follower.http.get(follower.url("/health")) as resp:
         health = await resp.json()
     assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ok"
