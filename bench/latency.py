@@ -14,8 +14,8 @@ event's bytes; both processes share the machine's clock):
 * ``client``: until a widget client has read and decoded the frame.
 
 Only the steady window counts (after the ramp, all calls live). Spread: per-5-second windows.
-``proposed.*`` rows: the same load with the bridge's core-state export throttled to once a second
-(``latency_bridge.py --state-every``), the change docs/performance.md proposes.
+``proposed.*`` rows: the same load with ``bench/proposals.py`` applied in the bridge process
+(``latency_bridge.py --proposed``): the changes docs/performance.md proposes.
 GWS is not part of this load (no per-agent CometD sessions): the bridge runs with AMI only.
 """
 
@@ -37,7 +37,6 @@ from typing import Any
 
 import aiohttp
 from common import Row, Target, percentile, row
-from proposals import PROPOSED_STATE_EVERY_S
 from services import free_port, redis_server, wait_for_port
 
 from ctibridge.sim.ami import AmiSimulator
@@ -177,7 +176,7 @@ class BridgeRun:
 
 @contextlib.asynccontextmanager
 async def bridge_process(dns: int, redis_url: str = "", profile: str = "",
-                         state_every: float = 0.0) -> AsyncIterator[BridgeRun]:
+                         proposed: bool = False) -> AsyncIterator[BridgeRun]:
     """Start the AMI simulator and the bridge (DNs ``FIRST_DN``...), wait until it is logged in and
     resynchronised; on exit stop both and read the bridge's samples."""
     sim = AmiSimulator(username="ctibridge", secret="ctibridge-sim",
@@ -192,8 +191,8 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "",
         cmd += ["--redis", redis_url]
     if profile:
         cmd += ["--profile", profile]
-    if state_every:
-        cmd += ["--state-every", str(state_every)]
+    if proposed:
+        cmd += ["--proposed"]
     bridge = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(BRIDGE.parent)})  # noqa: ASYNC220
     try:
         await asyncio.to_thread(wait_for_port, run.http_port, 20.0)
@@ -212,12 +211,12 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "",
         run.inside = json.loads(text or "{}")
 
 
-async def drive(load: Load, redis_url: str = "", profile: str = "", state_every: float = 0.0
+async def drive(load: Load, redis_url: str = "", profile: str = "", proposed: bool = False
                 ) -> dict[str, Any]:
     got = Received()
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
-    async with bridge_process(load.clients, redis_url, profile, state_every) as run:
+    async with bridge_process(load.clients, redis_url, profile, proposed) as run:
         driver = CallDriver(run.sim, load)
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -288,17 +287,17 @@ def _rows(mode: str, result: dict[str, Any], load: Load, p99: Target, p50: Targe
 
 
 def run(quick: bool = False) -> list[Row]:
-    """As the service is, then with the proposed change (core state saved at most once a second
-    instead of with every batch); each in memory and Redis mode, Redis judged against memory."""
+    """As the service is, then with the proposed changes; each in memory and Redis mode, Redis
+    judged against memory."""
     load = QUICK if quick else FULL
     rows: list[Row] = []
-    variants = (("", 0.0), ("proposed.", PROPOSED_STATE_EVERY_S))
-    for label, every in variants[:1] if quick else variants:
-        memory = _rows(f"{label}memory", asyncio.run(drive(load, state_every=every)), load,
+    variants = (("", False), ("proposed.", True))
+    for label, changed in variants[:1] if quick else variants:
+        memory = _rows(f"{label}memory", asyncio.run(drive(load, proposed=changed)), load,
                        Target("<=", 5.0, "< 5 ms"), Target("<=", 1.0, "< 1 ms"))
         p50, p99 = (statistics.median(memory[i].samples) for i in (0, 1))
         with redis_server() as url:
-            redis = asyncio.run(drive(load, url, state_every=every))
+            redis = asyncio.run(drive(load, url, proposed=changed))
         rows += memory + _rows(f"{label}redis", redis, load,
                                Target("<=", 2 * p99, f"< 2x memory ({2 * p99:.3g})"),
                                Target("<=", 2 * p50, f"< 2x memory ({2 * p50:.3g})"))

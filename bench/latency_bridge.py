@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from proposals import core_state_at_most_every
+from proposals import proposed
 
 from ctibridge.config import Settings
 from ctibridge.core.deltas import Delta
@@ -73,8 +73,8 @@ async def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         return original(deltas)
 
     components.hub.publish = publish  # type: ignore[method-assign]
-    if args.state_every > 0:
-        stack.enter_context(core_state_at_most_every(args.state_every))
+    if args.proposed:
+        stack.enter_context(proposed())
     app = create_app(settings(args), components=components, widget_dir=None)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -105,8 +105,8 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--redis", default="")
-    parser.add_argument("--state-every", type=float, default=0.0,
-                        help="proposed: save the core state at most this often (s); 0 = as the service")
+    parser.add_argument("--proposed", action="store_true",
+                        help="apply bench/proposals.py (the changes docs/performance.md proposes)")
     parser.add_argument("--profile", default="", help="write a pyinstrument profile (text) here")
     args = parser.parse_args()
     if not args.profile:
