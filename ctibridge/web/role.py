@@ -2,10 +2,11 @@
 
 Exactly one instance sharing a store is the owner (the store's lease, ``ownership_changes``). The
 owner restores the correlator from the store's core state (so the widget sequences continue),
-runs the pipeline and opens the source connections; their login resync (AMI CoreShowChannels,
-GWS REST re-read of each agent's calls) brings the restored state up to date, and serves the
-actions followers relay to it. A follower serves widgets from the store (``hub.follow``). With the memory store the one instance is the owner at
-once. Losing the lease stops the sources and the pipeline: the instance goes back to following.
+runs the pipeline and opens the source connections (their login resync, AMI CoreShowChannels and
+the GWS REST re-read of each agent's calls, brings the restored state up to date), and serves the
+actions followers relay to it. A follower serves widgets from the store (``hub.follow``). With the
+memory store the one instance is the owner at once. Losing the lease stops the sources and the
+pipeline: the instance goes back to following.
 """
 
 from __future__ import annotations
