@@ -173,6 +173,8 @@ class Correlator:
         call = self._calls.get(call_id)
         if call is not None:
             call.pending_ops[kind] = t + self.settings.operation_timeout
+            if kind in ("ami_hold", "ami_retrieve"):
+                call.agent_hold = kind == "ami_hold"
 
     def live_channel_ids(self) -> set[str]:
         return set(self._channels)
@@ -656,6 +658,7 @@ class Correlator:
         if isinstance(step, str):
             return
         call.pending_ops[rule.repair] = t + self.settings.operation_timeout
+        call.agent_hold = False
         self._repairs.append(Repair(call.id, call.dn, rule.id, step, t))
 
     def _emit(self, call: Call, op: Op, view: dict[str, Any], t: float) -> None:

@@ -85,8 +85,9 @@ def repair_wanted(rule: Rule, call: Call, enabled: frozenset[str]) -> bool:
     if rule.repair is None or rule.id not in enabled or rule.repair in call.pending_ops:
         return False
     if rule.id == "held_in_asterisk_only":
-        # Only undo a hold the bridge itself made; a party's own SIP hold is theirs to lift.
-        return call.asterisk is not None and call.asterisk.held_by_bridge()
+        # Only undo a hold the bridge made to follow Genesys; a party's own SIP hold, or a hold the
+        # agent asked of the gateway alone, is theirs to lift.
+        return call.asterisk is not None and call.asterisk.held_by_bridge() and not call.agent_hold
     return True
 
 

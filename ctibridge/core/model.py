@@ -246,6 +246,7 @@ class Call:
     state_since: float = 0.0
     sync: Sync = field(default_factory=Sync)
     pending_ops: dict[str, float] = field(default_factory=dict)  # bridge-caused op -> deadline
+    agent_hold: bool = False  # the agent asked the bridge for an Asterisk hold (not a repair)
     emitted: dict[str, Any] | None = None  # the last view sent out
 
     # ---------------------------------------------------------------- derived

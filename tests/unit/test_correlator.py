@@ -165,6 +165,20 @@ def test_hold_divergence_becomes_diverged_after_grace_and_asks_for_a_repair() ->
     assert deltas[-1].call["sync"]["status"] == "ok" and deltas[-1].call["state"] == "held"
 
 
+def test_a_hold_the_agent_asked_of_asterisk_alone_is_not_undone() -> None:
+    core = Correlator(CorrelatorSettings(grace=1.0))
+    feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established")])
+    core.note_operation("5001-1", "ami_hold", 0.5)
+    legs = (("1.0", "PJSIP/genesys-1.0", "moh"), ("1.1", "PJSIP/5001-1.1", "park"))
+    parked = [Channel(uid, "1.0", name, 6, "ctibridge-hold", exten, "") for uid, name, exten in legs]
+    feed_all(core, [BridgeUpdate(0.6, "br-1", parked[0], False), BridgeUpdate(0.6, "br-1", parked[1], False),
+                    ChannelUpdate(0.6, "Newexten", parked[0]), ChannelUpdate(0.6, "Newexten", parked[1])])
+    deltas = core.tick(20.0)
+    assert deltas[-1].call["sync"]["rule"] == "held_in_asterisk_only"
+    assert deltas[-1].call["sync"]["status"] == "diverged"
+    assert core.drain_repairs() == []
+
+
 def test_a_party_hold_is_not_undone_by_the_bridge() -> None:
     core = Correlator(CorrelatorSettings(grace=1.0))
     feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established"),
