@@ -147,7 +147,7 @@ class ActionExecutor:
 
     async def repair(self, repair: Repair) -> None:
         """Carry out one repair the correlator decided (it already noted the operation)."""
-        failure = await self._run_steps(repair.call_id, (repair.step,))
+        failure = await self._run_steps(repair.call_id, (repair.step,), note=False)
         kind = operation_kind(repair.step)
         self.metrics.repairs.labels(kind, "done" if failure is None else failure.outcome).inc()
         if failure is not None:
@@ -178,10 +178,12 @@ class ActionExecutor:
         finally:
             self.pipeline.listeners.remove(watch)
 
-    async def _run_steps(self, call_id: str, steps: tuple[Step, ...]) -> ActionResult | None:
+    async def _run_steps(self, call_id: str, steps: tuple[Step, ...], *,
+                         note: bool = True) -> ActionResult | None:
         """None when every step was accepted, else the failure."""
         for step in steps:
-            self.pipeline.correlator.note_operation(call_id, operation_kind(step), self.clock())
+            if note:  # an agent's action; a repair was noted by the correlator that decided it
+                self.pipeline.correlator.note_operation(call_id, operation_kind(step), self.clock())
             side = "AMI" if isinstance(step, AmiOp) else "GWS"
             try:
                 await asyncio.wait_for(self.run_step(step), self.step_timeout_s)
