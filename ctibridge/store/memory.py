@@ -14,7 +14,7 @@ from typing import Any
 
 from ctibridge.core.deltas import Delta
 from ctibridge.core.snapshot import merge_state
-from ctibridge.store.port import DnState, StateStore, StoreStats, Subscription, check_core_arguments
+from ctibridge.store.port import DnState, StateStore, StoreStats, Subscription
 
 DEFAULT_LOG_LENGTH = 1000
 
@@ -54,21 +54,16 @@ class MemoryStore(StateStore):
             state = self.dns[dn] = DnState(self.log_length)
         return state
 
-    def apply(self, deltas: Sequence[Delta], core_changes: dict[str, Any] | None = None,
-              core_state: dict[str, Any] | None = None) -> list[Delta]:
+    def apply(self, deltas: Sequence[Delta], core_changes: dict[str, Any] | None = None) -> list[Delta]:
         """Apply a batch synchronously (atomic by construction); returns the deltas that were new.
-        ``core_changes`` is merged into the core state (O(changed calls)); ``core_state`` replaces it."""
-        check_core_arguments(core_changes, core_state)
+        ``core_changes`` is merged into the core state (O(changed calls))."""
         fresh = [d for d in deltas if self.dn(d.dn).apply(d)]
-        if core_state is not None:
-            self.core_state = json_copy(core_state)
         if core_changes is not None:
             self.core_state = merge_state(self.core_state, json_copy(core_changes))
         return fresh
 
-    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
-                     core_state: dict[str, Any] | None = None) -> None:
-        for delta in self.apply(deltas, core_changes, core_state):
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:
+        for delta in self.apply(deltas, core_changes):
             for queue in self._subscribers:
                 queue.put_nowait(delta)
 
@@ -83,7 +78,11 @@ class MemoryStore(StateStore):
         return state.since(seq)
 
     async def save_core_state(self, state: dict[str, Any]) -> None:
-        self.apply((), core_state=state)
+        self.replace_core_state(state)
+
+    def replace_core_state(self, state: dict[str, Any]) -> None:
+        """Replace the core state with (a copy of) ``state``, a full ``export_state()``."""
+        self.core_state = json_copy(state)
 
     async def load_core_state(self) -> dict[str, Any] | None:
         return json_copy(self.core_state) if self.core_state is not None else None

@@ -60,15 +60,10 @@ class StateStore(ABC):
         """Identity of the stream, as of the last read or write."""
 
     @abstractmethod
-    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
-                     core_state: dict[str, Any] | None = None) -> None:
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:
         """Persist one batch (atomically). ``core_changes`` (an ``export_changes()`` result), when
         given, is merged into the stored core state in the same step, so a successor owner restores
-        a correlator that matches the stored sequences exactly.
-
-        ``core_state`` (a full ``export_state()``) is the former keyword, still accepted during the
-        pipeline's switch to ``core_changes``: it replaces the stored state, like
-        ``save_core_state``, in the same step as the batch. Give at most one of the two."""
+        a correlator that matches the stored sequences exactly."""
 
     @abstractmethod
     async def snapshot(self, dn: str) -> tuple[int, list[dict[str, Any]]]:
@@ -151,11 +146,6 @@ class DnState:
 
     def live_calls(self) -> list[dict[str, Any]]:
         return [d.call for d in self.calls.values()]
-
-
-def check_core_arguments(core_changes: dict[str, Any] | None, core_state: dict[str, Any] | None) -> None:
-    if core_changes is not None and core_state is not None:
-        raise TypeError("append() takes core_changes or core_state, not both")
 
 
 def contiguous_after(seq: int, deltas: list[Delta]) -> bool:

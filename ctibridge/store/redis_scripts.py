@@ -34,7 +34,7 @@ for i = first, #ARGV, 5 do
 end
 if mode ~= '' then
   local calls = p .. ':core:calls'
-  if mode == 'replace' then redis.call('DEL', calls, p .. ':core') end
+  if mode == 'replace' then redis.call('DEL', calls) end
   redis.call('SET', p .. ':core:meta', ARGV[5])
   for i = 7, first - 1, 2 do
     if ARGV[i + 1] == '' then
@@ -72,12 +72,10 @@ if missing > 0 then frames = redis.call('LRANGE', p .. ':log:' .. dn, -missing, 
 return {epoch, tostring(cur), frames}
 """
 
-# The core state: meta JSON or "", the calls (HGETALL), and the state of the former single-key
-# layout (`{p}:core`, read only when there is no meta; a "replace" deletes it) or "".
+# The core state: meta JSON or "" (none saved), and the calls (HGETALL).
 CORE = """
 local function core(p)
-  return redis.call('GET', p .. ':core:meta') or '', redis.call('HGETALL', p .. ':core:calls'),
-         redis.call('GET', p .. ':core') or ''
+  return redis.call('GET', p .. ':core:meta') or '', redis.call('HGETALL', p .. ':core:calls')
 end
 """
 
@@ -87,8 +85,8 @@ return {core(ARGV[1])}
 
 # Everything, atomically: the new writer's mirror starts from it.
 DUMP = CORE + EPOCH + """
-local meta, calls, legacy = core(p)
-local out = {epoch, meta, calls, legacy}
+local meta, calls = core(p)
+local out = {epoch, meta, calls}
 local seqs = redis.call('HGETALL', p .. ':seq')
 for i = 1, #seqs, 2 do
   local dn = seqs[i]

@@ -16,8 +16,6 @@ Layout under ``prefix`` (default ``ctibridge``):
 A batch is applied by one Lua script (``redis_scripts.APPEND``: atomic, idempotent per seq,
 publishes what it applied), together with its core state changes: the meta is rewritten and only
 the changed calls are set or deleted, so a batch costs O(changed calls), not O(live calls).
-(``{p}:core``, the single-key state of the former layout, is read when there is no meta and
-deleted by the next full write.)
 
 The writer (the instance that appends: the owner) keeps a ``MemoryStore`` mirror and serves its
 own reads from it. When Redis fails, the writer keeps running on the mirror (``stats``
@@ -54,7 +52,6 @@ from ctibridge.store.port import (
     StoreStats,
     StoreUnavailable,
     Subscription,
-    check_core_arguments,
     contiguous_after,
 )
 
@@ -85,10 +82,10 @@ def _full_core_args(state: dict[str, Any] | None) -> list[str]:
     return _NO_CORE if state is None else _core_args("replace", state, state["calls"])
 
 
-def _core_from(meta: str, calls: Sequence[str] | dict[str, str], legacy: str) -> dict[str, Any] | None:
+def _core_from(meta: str, calls: Sequence[str] | dict[str, str]) -> dict[str, Any] | None:
     """The full state from ``{p}:core:meta`` and ``{p}:core:calls`` (a dict, or HGETALL's flat list)."""
     if not meta:
-        return json.loads(legacy) if legacy else None
+        return None
     pairs = calls.items() if isinstance(calls, dict) else zip(calls[::2], calls[1::2], strict=True)
     state: dict[str, Any] = json.loads(meta)
     state["calls"] = {cid: json.loads(text) for cid, text in pairs}
@@ -153,9 +150,8 @@ class RedisStore(StateStore):
     async def _load_mirror(self) -> MemoryStore:
         dump = await self._dump(args=[self.prefix, new_epoch()])
         mirror = MemoryStore(log_length=self.log_length, epoch=dump[0])
-        mirror.core_state = _core_from(dump[1], dump[2], dump[3])
-        self._core_behind = not dump[1] and mirror.core_state is not None  # former layout: migrate
-        for i in range(4, len(dump), 4):
+        mirror.core_state = _core_from(dump[1], dump[2])
+        for i in range(3, len(dump), 4):
             state = mirror.dn(dump[i])
             for frame in dump[i + 1]:
                 state.apply(_delta(frame))
@@ -170,15 +166,24 @@ class RedisStore(StateStore):
             args += [d.dn, str(d.seq), str(d.call["id"]), d.op.value, d.encode()]
         return args
 
-    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
-                     core_state: dict[str, Any] | None = None) -> None:
-        check_core_arguments(core_changes, core_state)
+    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:
+        await self._write(deltas, core_changes=core_changes)
+
+    async def save_core_state(self, state: dict[str, Any]) -> None:
+        await self._write((), replace=state)
+
+    async def _write(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
+                     replace: dict[str, Any] | None = None) -> None:
+        """One batch to the mirror, then Redis: ``core_changes`` merged (``append``), or
+        ``replace`` (a full state: ``save_core_state``) replacing what is stored."""
         mirror = await self._become_writer()
         before = mirror.core_state
         # a change of version (or nothing stored yet) restarts the state: merge_state's rule
-        full = core_state is not None or (core_changes is not None and (
+        full = replace is not None or (core_changes is not None and (
             before is None or before.get("version") != core_changes.get("version")))
-        fresh = mirror.apply(deltas, core_changes, core_state)
+        fresh = mirror.apply(deltas, core_changes)
+        if replace is not None:
+            mirror.replace_core_state(replace)
         core = _NO_CORE
         if core_changes is not None and not full:
             # the mirror's copies of the changed calls (None: removed), not the caller's dicts
@@ -186,7 +191,7 @@ class RedisStore(StateStore):
             assert merged is not None
             changed = {cid: merged["calls"].get(cid) for cid in core_changes["calls"]}
             core = _core_args("merge", merged, changed)
-        touches_core = core_changes is not None or core_state is not None
+        touches_core = core_changes is not None or replace is not None
         async with self._write_lock:
             if self._catch_up is not None:  # Redis is behind: keep the order, queue behind the rest
                 self._queue(fresh)
@@ -206,9 +211,6 @@ class RedisStore(StateStore):
                 return
             if core[0] == "replace":
                 self._core_behind = False
-
-    async def save_core_state(self, state: dict[str, Any]) -> None:
-        await self.append((), core_state=state)
 
     def _queue(self, deltas: list[Delta]) -> None:
         self._pending.extend(deltas)
@@ -268,7 +270,7 @@ class RedisStore(StateStore):
                     tx.hset(f"{p}:calls:{dn}", mapping={k: d.encode() for k, d in state.calls.items()})
                 if state.log:
                     tx.rpush(f"{p}:log:{dn}", *(d.encode() for d in state.log))
-            tx.delete(f"{p}:core", f"{p}:core:meta", f"{p}:core:calls")
+            tx.delete(f"{p}:core:meta", f"{p}:core:calls")
             if mirror.core_state is not None:
                 core = mirror.core_state
                 tx.set(f"{p}:core:meta", _json({"version": core.get("version"), "meta": core.get("meta")}))
@@ -315,10 +317,10 @@ class RedisStore(StateStore):
         if self._mirror is not None:
             return await self._mirror.load_core_state()
         try:
-            meta, calls, legacy = await self._load_core(args=[self.prefix])
+            meta, calls = await self._load_core(args=[self.prefix])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
-        return _core_from(meta, calls, legacy)
+        return _core_from(meta, calls)
 
     def subscribe(self) -> Subscription:
         return _PubSubSubscription(self)

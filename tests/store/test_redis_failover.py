@@ -164,19 +164,3 @@ async def test_a_core_only_write_lost_in_a_stall_is_caught_up(redis_process, sto
     await owner.append(then, core_changes=core.next(5))  # incremental again
     assert await follower.load_core_state() == core.state
     assert encoded(await follower.since("5001", 0)) == encoded(first + then)
-
-
-async def test_state_of_the_former_single_key_layout_is_taken_over(redis_server, stores):
-    old_state = {"version": 2, "meta": {"seqs": {"5001": 0}},
-                 "calls": {"5001-1": {"id": "5001-1"}, "5001-2": {"id": "5001-2"}}}
-    seeder = new_store(stores, redis_server)
-    await seeder.redis.set("ctibridge:core", json.dumps(old_state))
-    assert await seeder.load_core_state() == old_state
-    owner = new_store(stores, redis_server)
-    assert await owner.acquire_ownership("bridge-a")
-    assert await owner.load_core_state() == old_state
-    changes = {"version": 2, "meta": {"seqs": {"5001": 1}}, "calls": {"5001-1": None}}
-    await owner.append(DeltaStream("5001").take(1), core_changes=changes)
-    expected = merge_state(old_state, changes)
-    assert await seeder.load_core_state() == expected == await owner.load_core_state()
-    assert await seeder.redis.get("ctibridge:core") is None  # migrated by a full write

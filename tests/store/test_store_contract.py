@@ -131,18 +131,6 @@ async def test_save_core_state_replaces_everything(pair):
     assert await reader.load_core_state() == core_state(2, {"5001-8": call(8)}, 3)
 
 
-async def test_former_core_state_keyword_replaces_the_state(pair):
-    """Transitional: ``append(core_state=...)`` until the pipeline passes ``core_changes``."""
-    writer, reader = pair
-    stream = DeltaStream("5001")
-    await writer.append(stream.take(1), core_state=core_state(1, {"5001-1": call(1), "5001-2": call(2)}))
-    second = core_state(2, {"5001-2": call(2, "talking")})
-    await writer.append(stream.take(1), core_state=second)
-    assert await reader.load_core_state() == second
-    with pytest.raises(TypeError):
-        await writer.append([], core_state=second, core_changes=second)
-
-
 async def test_incremental_core_state_follows_a_real_correlator(pair):
     """Batches as the pipeline sends them (deltas + ``export_changes()``), from a recording: the
     store holds the correlator's full state at every step, and a restored correlator continues."""
