@@ -197,6 +197,16 @@ class Correlator:
             self._bridges.setdefault(ev.bridge_id, set()).add(ch.uniqueid)
         if not rec.calls:
             self._attach_new(rec, ev.t)
+        if ev.bridge_id:
+            # A listed channel (resync) already in a bridge: its partners join as on BridgeEnter,
+            # else a correlator that starts from a listing never learns the trunk leg.
+            for other in list(self._bridges[ev.bridge_id] - {ch.uniqueid}):
+                other_rec = self._channels.get(other)
+                if other_rec is not None:
+                    for cid in list(rec.calls):
+                        self._attach_partner(self._calls[cid], other_rec, ev.t)
+                    for cid in list(other_rec.calls):
+                        self._attach_partner(self._calls[cid], rec, ev.t)
         for cid in rec.calls:
             call = self._calls[cid]
             leg = self._leg(call, ch.uniqueid)
