@@ -25,6 +25,7 @@ hung up is not resurrected, a Released Genesys call that was never seen creates 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +130,8 @@ class Correlator:
         self.agent_states: dict[str, tuple[str, str]] = {}
         self._out: list[Delta] = []
         self._touched: dict[str, None] = {}
-        self._dirty: set[str] = set()  # calls changed since the last export
+        self._dirty: dict[str, str] = {}  # call id -> DN, of the calls changed since the last export
+        self._genesys_dns_changed = False
 
     # ================================================================ public API
 
@@ -317,7 +319,7 @@ class Correlator:
     # ================================================================ Genesys events
 
     def _on_gws_call(self, ev: GwsCallUpdate) -> None:
-        self._genesys_dns.add(ev.dn)
+        self._expect_genesys(ev.dn, True)
         self._apply_gws_call(ev.dn, ev.call, ev.t)
 
     def _apply_gws_call(self, dn: str, gc: GwsCall, t: float) -> None:
@@ -357,7 +359,7 @@ class Correlator:
         self._touched[call.id] = None
 
     def _on_gws_snapshot(self, ev: GwsCallsSnapshot) -> None:
-        self._genesys_dns.add(ev.dn)
+        self._expect_genesys(ev.dn, True)
         listed = set()
         for gc in ev.calls:
             self._apply_gws_call(ev.dn, gc, ev.t)
@@ -374,14 +376,19 @@ class Correlator:
                 self._touched[cid] = None
 
     def _on_gws_device(self, ev: GwsDeviceUpdate) -> None:
-        self._genesys_dns.add(ev.dn)
+        self._expect_genesys(ev.dn, True)
         self.agent_states[ev.dn] = (ev.agent_state, ev.work_mode)
 
     def _on_gws_link(self, ev: GwsLink) -> None:
         if ev.status == "connected":
-            self._genesys_dns.add(ev.dn)
+            self._expect_genesys(ev.dn, True)
         elif ev.status in ("lost", "login_failed", "stopped"):
-            self._genesys_dns.discard(ev.dn)
+            self._expect_genesys(ev.dn, False)
+
+    def _expect_genesys(self, dn: str, expected: bool) -> None:
+        if (dn in self._genesys_dns) != expected:
+            (self._genesys_dns.add if expected else self._genesys_dns.discard)(dn)
+            self._genesys_dns_changed = True
 
     def _on_parse_error(self, ev: ParseError) -> None:
         self.stats.parse_errors[ev.source] += 1
@@ -616,7 +623,10 @@ class Correlator:
 
     def _flush(self, t: float) -> list[Delta]:
         touched, self._touched = self._touched, {}
-        self._dirty.update(touched)
+        for cid in touched:
+            call = self._calls.get(cid)
+            if call is not None:
+                self._dirty[cid] = call.dn
         for cid in touched:
             call = self._calls.get(cid)
             if call is not None:
@@ -681,7 +691,7 @@ class Correlator:
     def _drop(self, call: Call, t: float, merged_into: str | None = None) -> None:
         """Remove a finished (or merged) call; its last view goes out with the ``removed`` delta."""
         del self._calls[call.id]
-        self._dirty.add(call.id)
+        self._dirty[call.id] = call.dn
         self._dn_calls[call.dn].remove(call.id)
         if not self._dn_calls[call.dn]:
             del self._dn_calls[call.dn]
@@ -707,20 +717,28 @@ class Correlator:
         """Everything needed to continue after a restart (JSON-able; ``snapshot.merge_state``
         folds later ``export_changes`` into it)."""
         self._dirty.clear()
-        return {"version": STATE_VERSION, "meta": self._meta(),
+        self._genesys_dns_changed = False
+        meta = self._meta(self._seqs.keys() | self._counters.keys())
+        meta["genesys_dns"] = sorted(self._genesys_dns)
+        return {"version": STATE_VERSION, "meta": meta,
                 "calls": {cid: dump_call(c) for cid, c in self._calls.items()}}
 
     def export_changes(self) -> dict[str, Any]:
         """What changed since the last export: the calls touched (``None`` = removed) and the
         small global part. Cheap per event, unlike a full export with many live calls."""
-        dirty, self._dirty = self._dirty, set()
+        dirty, self._dirty = self._dirty, {}
         calls = {cid: (dump_call(self._calls[cid]) if cid in self._calls else None) for cid in dirty}
-        return {"version": STATE_VERSION, "meta": self._meta(), "calls": calls}
+        meta = self._meta(set(dirty.values()))
+        if self._genesys_dns_changed:
+            meta["genesys_dns"] = sorted(self._genesys_dns)
+            self._genesys_dns_changed = False
+        return {"version": STATE_VERSION, "meta": meta, "calls": calls}
 
-    def _meta(self) -> dict[str, Any]:
-        return {"seqs": dict(self._seqs), "counters": dict(self._counters),
-                "genesys_dns": sorted(self._genesys_dns), "asterisk_seen": self._asterisk_seen,
-                "boot_time": self._boot_time}
+    def _meta(self, dns: Iterable[str]) -> dict[str, Any]:
+        """The global part for ``dns`` only: a DN's sequence and counter change with its calls."""
+        return {"seqs": {dn: self._seqs[dn] for dn in dns if dn in self._seqs},
+                "counters": {dn: self._counters[dn] for dn in dns if dn in self._counters},
+                "asterisk_seen": self._asterisk_seen, "boot_time": self._boot_time}
 
     @classmethod
     def restore(cls, state: dict[str, Any], settings: CorrelatorSettings | None = None) -> Correlator:

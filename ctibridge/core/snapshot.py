@@ -14,8 +14,9 @@ def _plain(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def dump_call(call: Call) -> dict[str, Any]:
-    data = _plain(call, skip=("genesys", "asterisk", "sync", "state"))
+    data = _plain(call, skip=("genesys", "asterisk", "sync", "state", "pending_ops"))
     data["state"] = call.state.value
+    data["pending_ops"] = dict(call.pending_ops)  # fresh containers only: the caller may keep them
     data["sync"] = _plain(call.sync)
     if call.genesys is not None:
         gc = _plain(call.genesys.call)
@@ -35,7 +36,12 @@ def merge_state(full: dict[str, Any] | None, changes: dict[str, Any]) -> dict[st
     """Fold ``Correlator.export_changes()`` into a state from ``export_state()`` (in place)."""
     if full is None or full.get("version") != changes.get("version"):
         full = {"version": changes.get("version"), "meta": {}, "calls": {}}
-    full["meta"] = changes["meta"]
+    meta = full["meta"]
+    for key, value in changes["meta"].items():
+        if key in ("seqs", "counters"):  # per DN: only the DNs that changed are sent
+            meta.setdefault(key, {}).update(value)
+        else:
+            meta[key] = value
     calls = full["calls"]
     for cid, data in changes["calls"].items():
         if data is None:

@@ -59,7 +59,8 @@ class MemoryStore(StateStore):
         ``core_changes`` is merged into the core state (O(changed calls))."""
         fresh = [d for d in deltas if self.dn(d.dn).apply(d)]
         if core_changes is not None:
-            self.core_state = merge_state(self.core_state, json_copy(core_changes))
+            # ``append`` owns the change set (export_changes builds it afresh): no copy needed.
+            self.core_state = merge_state(self.core_state, core_changes)
         return fresh
 
     async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:

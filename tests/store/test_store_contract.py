@@ -109,7 +109,7 @@ async def test_core_changes_are_merged_into_the_saved_state(pair):
         assert await store.load_core_state() == expected
 
     await writer.append(stream.take(1))  # no core_changes: the core state is left alone
-    changes["calls"]["5001-2"]["state"] = "mutated by the caller"
+    # (append owns the change set it is given: export_changes builds a fresh one every time)
     loaded = await reader.load_core_state()
     assert loaded == expected
     loaded["calls"].clear()
