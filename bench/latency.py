@@ -174,25 +174,40 @@ class BridgeRun:
         return f"http://127.0.0.1:{self.http_port}/ws"
 
 
+@dataclass(frozen=True, slots=True)
+class AmiTarget:
+    """An AMI server the bridge logs in to (default: an AMI simulator started for the run)."""
+
+    port: int
+    username: str
+    secret: str
+
+
 @contextlib.asynccontextmanager
-async def bridge_process(dns: int, redis_url: str = "", profile: str = "",
-                         proposed: bool = False) -> AsyncIterator[BridgeRun]:
-    """Start the AMI simulator and the bridge (DNs ``FIRST_DN``...), wait until it is logged in and
-    resynchronised; on exit stop both and read the bridge's samples."""
+async def bridge_process(dns: int, redis_url: str = "", profile: str = "", proposed: bool = False, *,
+                         ami: AmiTarget | None = None, first_dn: int = FIRST_DN,
+                         event_log: str = "") -> AsyncIterator[BridgeRun]:
+    """Start the AMI simulator (unless ``ami`` is given) and the bridge (``dns`` DNs from
+    ``first_dn``), wait until it is logged in and resynchronised; on exit stop both and read the
+    bridge's samples."""
     sim = AmiSimulator(username="ctibridge", secret="ctibridge-sim",
-                       agent_dns=frozenset(str(FIRST_DN + i) for i in range(dns)))
-    ami_port = await sim.start()
+                       agent_dns=frozenset(str(first_dn + i) for i in range(dns)))
+    if ami is None:
+        ami = AmiTarget(await sim.start(), sim.username, sim.secret)
     run = BridgeRun(sim, free_port())
     out = tempfile.NamedTemporaryFile(prefix="ctibridge-bench-", suffix=".json", delete=False)
     out.close()
-    cmd = [sys.executable, str(BRIDGE), "--ami-port", str(ami_port), "--http-port", str(run.http_port),
-           "--dns", f"{FIRST_DN}-{FIRST_DN + dns - 1}", "--secret", SECRET, "--out", out.name]
+    cmd = [sys.executable, str(BRIDGE), "--ami-port", str(ami.port), "--ami-user", ami.username,
+           "--ami-secret", ami.secret, "--http-port", str(run.http_port),
+           "--dns", f"{first_dn}-{first_dn + dns - 1}", "--secret", SECRET, "--out", out.name]
     if redis_url:
         cmd += ["--redis", redis_url]
     if profile:
         cmd += ["--profile", profile]
     if proposed:
         cmd += ["--proposed"]
+    if event_log:
+        cmd += ["--event-log", event_log]
     bridge = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(BRIDGE.parent)})  # noqa: ASYNC220
     try:
         await asyncio.to_thread(wait_for_port, run.http_port, 20.0)

@@ -39,12 +39,13 @@ def settings(args: argparse.Namespace) -> Settings:
         store = {"kind": "redis", "redis_url": args.redis}
     return Settings(
         listen={"host": "127.0.0.1", "port": args.http_port},
-        ami={"host": "127.0.0.1", "port": args.ami_port, "username": AMI_USER, "secret": AMI_SECRET},
+        ami={"host": "127.0.0.1", "port": args.ami_port, "username": args.ami_user,
+             "secret": args.ami_secret},
         gws={"base_url": "http://127.0.0.1:9", "agents": []},
         gateway={"trunk_endpoint": "genesys", "dns": [args.dns]},
         store=store,
         auth={"token_secret": args.secret, "allowed_origins": [ORIGIN]},
-        log={"level": "WARNING"},
+        log={"level": "WARNING", "event_log": args.event_log or None},
     )
 
 
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--redis", default="")
+    parser.add_argument("--ami-user", default=AMI_USER)
+    parser.add_argument("--ami-secret", default=AMI_SECRET)
+    parser.add_argument("--event-log", default="", help="the service's event log (JSON Lines) here")
     parser.add_argument("--proposed", action="store_true",
                         help="apply bench/proposals.py (the changes docs/performance.md proposes)")
     parser.add_argument("--profile", default="", help="write a pyinstrument profile (text) here")
