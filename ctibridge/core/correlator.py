@@ -117,6 +117,7 @@ class Correlator:
         self._bridges: dict[str, set[str]] = {}
         self._by_uuid: dict[tuple[str, str], str] = {}
         self._by_gws: dict[tuple[str, str], str] = {}
+        self._keys: dict[str, list[tuple[dict[tuple[str, str], str], tuple[str, str]]]] = {}  # per call
         self._seqs: dict[str, int] = {}
         self._counters: dict[str, int] = {}
         self._genesys_dns: set[str] = set()
@@ -214,11 +215,11 @@ class Correlator:
             leg = self._leg(call, ch.uniqueid)
             if leg is None:
                 continue
-            leg.update(ch)
-            if ev.bridge_id:
-                leg.bridge_id = ev.bridge_id
-            self._learn_ids(call, ch, ev.t)
-            self._touched[cid] = None
+            changed = leg.update(ch)
+            if ev.bridge_id and ev.bridge_id != leg.bridge_id:
+                leg.bridge_id, changed = ev.bridge_id, True
+            if self._learn_ids(call, ch, ev.t) or changed:
+                self._touched[cid] = None
 
     def _on_dial(self, ev: DialUpdate) -> None:
         self._asterisk_seen = True
@@ -348,7 +349,7 @@ class Correlator:
             side.call = gc
         for key in (gc.id, gc.conn_id):
             if key:
-                self._by_gws[(dn, key)] = cid
+                self._link(self._by_gws, (dn, key), cid)
         if gc.call_uuid:
             self._set_uuid(call, gc.call_uuid, t)
         if call.genesys.state is State.RELEASED and call.genesys.released_at is None:
@@ -488,13 +489,21 @@ class Correlator:
                 best = (gap, cid)
         return best[1] if best is not None else None
 
-    def _learn_ids(self, call: Call, ch: Channel, t: float) -> None:
+    def _learn_ids(self, call: Call, ch: Channel, t: float) -> bool:
+        """Take the CallUUID / SIP Call-ID the channel carries; True when the call learnt one."""
+        learnt = False
         uuid = ch.vars.get("CALLUUID", "")
-        if uuid:
+        if uuid and (call.dn, uuid) not in self._by_uuid:
             self._set_uuid(call, uuid, t)
+            learnt = True
+        elif uuid and self._by_uuid[(call.dn, uuid)] != call.id:
+            self._set_uuid(call, uuid, t)  # names another call: the two are merged
+            learnt = True
         sip_call_id = ch.vars.get("SIPCALLID", "")
         if sip_call_id and not call.sip_call_id:
             call.sip_call_id = sip_call_id
+            learnt = True
+        return learnt
 
     def _set_uuid(self, call: Call, uuid: str, t: float) -> None:
         key = (call.dn, uuid)
@@ -506,9 +515,15 @@ class Correlator:
                 else (call, other)
             self._merge(keep, gone, t)
             return
-        self._by_uuid[key] = call.id
+        self._link(self._by_uuid, key, call.id)
         if not call.call_uuid:
             call.call_uuid = uuid
+
+    def _link(self, index: dict[tuple[str, str], str], key: tuple[str, str], cid: str) -> None:
+        """Index ``key`` -> call, remembering it on the call so removing the call is O(its keys)."""
+        if index.get(key) != cid:
+            index[key] = cid
+            self._keys.setdefault(cid, []).append((index, key))
 
     def _merge(self, keep: Call, gone: Call, t: float) -> None:
         """Two calls turned out to be the same interaction (the CallUUID arrived late)."""
@@ -525,14 +540,13 @@ class Correlator:
                 if rec is not None:
                     rec.calls.discard(gone.id)
                     rec.calls.add(keep.id)
-        for index in (self._by_uuid, self._by_gws):
-            for key, value in list(index.items()):
-                if value == gone.id:
-                    index[key] = keep.id
+        for index, key in self._keys.pop(gone.id, ()):
+            if index.get(key) == gone.id:
+                self._link(index, key, keep.id)
         keep.sip_call_id = keep.sip_call_id or gone.sip_call_id
         keep.call_uuid = keep.call_uuid or gone.call_uuid
         if keep.call_uuid:
-            self._by_uuid[(keep.dn, keep.call_uuid)] = keep.id
+            self._link(self._by_uuid, (keep.dn, keep.call_uuid), keep.id)
         self._drop(gone, t, merged_into=keep.id)
         self._touched[keep.id] = None
 
@@ -700,8 +714,8 @@ class Correlator:
                 rec = self._channels.get(uid)
                 if rec is not None:
                     rec.calls.discard(call.id)
-        for index in (self._by_uuid, self._by_gws):
-            for key in [k for k, v in index.items() if v == call.id]:
+        for index, key in self._keys.pop(call.id, ()):
+            if index.get(key) == call.id:
                 del index[key]
         if call.emitted is None:
             return  # never shown: nothing to take back
@@ -752,12 +766,12 @@ class Correlator:
             self._calls[call.id] = call
             self._dn_calls.setdefault(call.dn, []).append(call.id)
             if call.call_uuid:
-                self._by_uuid[(call.dn, call.call_uuid)] = call.id
+                self._link(self._by_uuid, (call.dn, call.call_uuid), call.id)
             if call.genesys is not None:
                 for key in (call.genesys.call.id, call.genesys.call.conn_id,
                             *call.genesys.previous_conn_ids):
                     if key:
-                        self._by_gws[(call.dn, key)] = call.id
+                        self._link(self._by_gws, (call.dn, key), call.id)
             for leg in call.asterisk.legs.values() if call.asterisk is not None else ():
                 if leg.alive:
                     rec = self._channels.setdefault(leg.uniqueid, _ChannelRecord(leg.channel()))

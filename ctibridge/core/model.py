@@ -100,7 +100,10 @@ class Leg:
     hangup_cause: int | None = None
     hangup_text: str = ""
 
-    def update(self, ch: Channel) -> None:
+    def update(self, ch: Channel) -> bool:
+        """Take the channel's latest fields; True when something changed. (Most AMI events repeat
+        the channel block unchanged: those must not cost a refresh.)"""
+        before = (self.name, self.state, self.context, self.exten, self.caller_num, self.caller_name)
         self.name = ch.name or self.name
         if self.state != UP:  # a channel never leaves Up; an older event arriving late must not undo it
             self.state = ch.state
@@ -110,6 +113,7 @@ class Leg:
             self.caller_num = ch.caller_num
         if ch.caller_name:
             self.caller_name = ch.caller_name
+        return before != (self.name, self.state, self.context, self.exten, self.caller_num, self.caller_name)
 
     def channel(self) -> Channel:
         """The channel as last reported (for a restored correlator)."""
