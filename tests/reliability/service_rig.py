@@ -1,0 +1,102 @@
+"""The real service (``build`` + ``create_app``, memory store) on 127.0.0.1 in front of the GWS
+simulator and the AMI simulator, for the reliability tests; everything is stopped on exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from ctibridge.config import Settings
+from ctibridge.sim.ami import AmiSimulator
+from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
+from ctibridge.web.app import create_app
+from ctibridge.web.auth import mint
+from ctibridge.web.keys import Components
+from ctibridge.web.service import build
+
+TOKEN_SECRET = "reliability-token-secret-8a1f93c2"
+AMI_SECRET = "reliability-ami-secret-55d0e1"
+AGENTS = [SimAgent(f"agent{n}", f"gws-password-{n}-b7e2c", f"500{n}") for n in (1, 2)]
+SECRETS = (TOKEN_SECRET, AMI_SECRET, *(a.password for a in AGENTS))
+ORIGIN = "http://wwe.test"
+WITHIN = 10.0
+
+
+@dataclass
+class Rig:
+    gws: GwsSimulator
+    ami: AmiSimulator
+    settings: Settings
+    components: Components
+    server: TestServer
+    http: aiohttp.ClientSession
+
+    def url(self, path: str) -> str:
+        return str(self.server.make_url(path))
+
+    def token(self, agent: str, *dns: str) -> str:
+        return mint(TOKEN_SECRET.encode(), agent, list(dns), 3600, time.time())
+
+    async def widget(self, agent: str, dn: str) -> aiohttp.ClientWebSocketResponse:
+        """A widget past its hello (the snapshot read)."""
+        ws = await self.http.ws_connect(self.url("/ws"), headers={"Origin": ORIGIN})
+        await ws.send_str(json.dumps({"type": "hello", "token": self.token(agent, dn), "dn": dn}))
+        first = await ws.receive_json(timeout=WITHIN)
+        assert first["type"] == "snapshot", first
+        return ws
+
+    async def ready(self) -> None:
+        deadline = time.monotonic() + WITHIN
+        while not (self.components.pipeline.links.get("ami") == "connected"
+                   and all(self.gws.subscribed(a.dn) for a in AGENTS)):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"bridge not ready: {self.components.pipeline.links}")
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | None = None,
+                          wait_ready: bool = True, **sections: dict[str, Any]) -> AsyncIterator[Rig]:
+    """``ami_secret`` is what the bridge sends (the simulator expects AMI_SECRET)."""
+    gws = GwsSimulator(AGENTS, advice=Advice(timeout_ms=1500, interval_ms=0))
+    await gws.start()
+    ami = AmiSimulator(agent_dns=frozenset(a.dn for a in AGENTS), secret=AMI_SECRET)
+    port = await ami.start()
+    data: dict[str, dict[str, Any]] = {
+        "listen": {"host": "127.0.0.1", "port": 0},
+        "ami": {"port": port, "username": ami.username, "secret": ami_secret, "reconnect_min_s": 0.1,
+                "reconnect_max_s": 0.5, "ping_interval_s": 1.0},
+        "gws": {"base_url": gws.base_url, "agents": [
+            {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
+            for a in AGENTS]},
+        "gateway": {"dns": [a.dn for a in AGENTS]},
+        "correlation": {"grace_period_s": 1.0},
+        "auth": {"token_secret": TOKEN_SECRET, "allowed_origins": [ORIGIN]},
+        "log": {"event_log": str(event_log)} if event_log else {},
+    }
+    for name, values in sections.items():
+        data[name] = {**data.get(name, {}), **values}
+    settings = Settings.model_validate(data)
+    components = build(settings)
+    server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0)
+    await server.start_server()
+    http = aiohttp.ClientSession()
+    rig = Rig(gws, ami, settings, components, server, http)
+    try:
+        if wait_ready:
+            await rig.ready()
+        yield rig
+    finally:
+        await http.close()
+        await server.close()
+        await ami.stop()
+        await gws.stop()
