@@ -141,12 +141,85 @@ def build(scn: Scenario, template: dict[str, Any]) -> list[Record]:
     return out
 
 
+# ----------------------------------------------------------------- composed scenarios
+# Built from the single-call logs above, so every AMI event is still a real Asterisk 22 one.
+
+
+def moved(records: list[Record], dn: str, shift: float, id_shift: int) -> list[Record]:
+    """The same records for another DN, later, with other Asterisk ids (Uniqueids, Linkedids)."""
+    def fix(text: str) -> str:
+        text = text.replace(DN, dn)
+        for old in sorted({part for part in _uniqueids(text)}, reverse=True):
+            head, _, tail = old.partition(".")
+            text = text.replace(old, f"{int(head) + id_shift}.{tail}")
+        return text
+    out = []
+    for r in records:
+        msg = json.loads(fix(json.dumps(r.msg, ensure_ascii=False)))
+        out.append(Record(round(r.t + shift, 6), r.src, r.dir, msg, dn if r.conn == DN else r.conn))
+    return out
+
+
+def _uniqueids(text: str) -> set[str]:
+    import re
+    return set(re.findall(r"\b1795\d{6}\.\d+\b", text))
+
+
+def blind_transfer_by_genesys(template: dict[str, Any]) -> list[Record]:
+    """WWE SingleStepTransfer 5001 -> 5002. SIP Server releases 5001's leg (BYE: the a_basic
+    teardown) and offers the same customer, same CallUUID, to 5002 (a new INVITE to the gateway).
+    GWS: 5001 Released right after the transfer; then Ringing/Established/Released on 5002."""
+    first = build(SCENARIOS[0], template)
+    second = moved(build(SCENARIOS[0], template), "5002", first[-1].t + 0.5, 100)
+    second = [r for r in second if not (r.src == "gws" and r.dir == "meta")]
+    return [*first, Record(0.0, "gws", "meta", {"_link": "connected"}, "5002"), *second]
+
+
+def gws_reconnect(template: dict[str, Any], call_ends_meanwhile: bool) -> list[Record]:
+    """The agent's GWS session drops after the answer; the client re-reads the calls by REST when it
+    is back. Either the call is still up (listed, nothing changes), or it ended meanwhile (not
+    listed, and its Released message was never received)."""
+    records = build(SCENARIOS[0], template)
+    gws_in = [i for i, r in enumerate(records) if r.src == "gws" and r.dir == "in"]
+    established, released = gws_in[1], gws_in[2]
+    call = copy.deepcopy(records[established].msg["data"]["call"])
+    lost = Record(round(records[established].t + 0.01, 6), "gws", "meta", {"_link": "lost"}, DN)
+    if call_ends_meanwhile:
+        back = records[released].t + 0.5
+        listed: list[Any] = []
+        body = records[:released] + records[released + 1:]
+    else:
+        back = records[established].t + 0.02
+        listed = [call]
+        body = records
+    reread = [Record(round(back, 6), "gws", "in", {"rest": "calls", "dn": DN,
+                                                   "body": {"statusCode": 0, "calls": listed}}, DN),
+              Record(round(back, 6), "gws", "meta", {"_link": "connected"}, DN)]
+    return sorted([*body, lost, *reread], key=lambda r: r.t)
+
+
+COMPOSED: dict[str, tuple[str, Callable[[dict[str, Any]], list[Record]]]] = {
+    "blind_transfer_genesys": ("WWE single-step transfer 5001 -> 5002: two real Asterisk legs, one CallUUID",
+                               blind_transfer_by_genesys),
+    "gws_reconnect_call_up": ("GWS session lost after the answer, REST re-read lists the call",
+                              lambda t: gws_reconnect(t, call_ends_meanwhile=False)),
+    "gws_reconnect_call_ended": ("GWS session lost; the call ends meanwhile; the REST re-read has no call",
+                                 lambda t: gws_reconnect(t, call_ends_meanwhile=True)),
+}
+
+
+def all_logs(template: dict[str, Any]) -> dict[str, list[Record]]:
+    logs = {scn.name: build(scn, template) for scn in SCENARIOS}
+    logs.update({name: make(template) for name, (_, make) in COMPOSED.items()})
+    return logs
+
+
 def main() -> None:
     template = json.loads(TEMPLATE.read_text())
-    for scn in SCENARIOS:
-        path = HERE / f"{scn.name}.jsonl"
-        path.write_text("".join(r.to_json() + "\n" for r in build(scn, template)), encoding="utf-8")
-        print(f"wrote {path.name}: {scn.what}")
+    for name, records in all_logs(template).items():
+        path = HERE / f"{name}.jsonl"
+        path.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
+        print(f"wrote {path.name}")
 
 
 if __name__ == "__main__":

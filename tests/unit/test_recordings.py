@@ -122,9 +122,9 @@ def test_paired_logs_are_reproducible_from_their_sources() -> None:
     import build_paired  # tests/recordings/build_paired.py
 
     template = json.loads(build_paired.TEMPLATE.read_text())
-    for scn in build_paired.SCENARIOS:
-        built = "".join(r.to_json() + "\n" for r in build_paired.build(scn, template))
-        assert built == (RECORDINGS / f"{scn.name}.jsonl").read_text(encoding="utf-8"), scn.name
+    for name, records in build_paired.all_logs(template).items():
+        built = "".join(r.to_json() + "\n" for r in records)
+        assert built == (RECORDINGS / f"{name}.jsonl").read_text(encoding="utf-8"), name
 
 
 def test_blind_transfer_moves_the_customer_to_another_dn() -> None:
@@ -157,3 +157,24 @@ def test_restart_and_ami_loss_end_the_calls_they_killed() -> None:
         result = replay(read_records(RECORDINGS / f"{name}.jsonl"), settle=5.0)
         assert result.correlator.calls() == [], name
         assert result.deltas[-1].op.value == "removed", name
+
+
+def test_blind_transfer_done_by_genesys_keeps_the_call_uuid_across_dns() -> None:
+    deltas = run(RECORDINGS / "blind_transfer_genesys.jsonl")
+    by_dn = {dn: [d for d in deltas if d.dn == dn] for dn in ("5001", "5002")}
+    for dn, mine in by_dn.items():
+        assert states(mine) == ["ringing", "established", "released"], dn
+        assert mine[-1].call["sync"]["status"] == "ok"
+    assert by_dn["5001"][-1].call["call_uuid"] == by_dn["5002"][-1].call["call_uuid"]
+    assert by_dn["5001"][-1].t < by_dn["5002"][0].t  # the customer left 5001 before reaching 5002
+
+
+def test_gws_reconnect_rereads_the_calls() -> None:
+    kept = run(RECORDINGS / "gws_reconnect_call_up.jsonl")
+    assert states(kept) == ["ringing", "established", "released"]
+    assert not any(d.call["sync"]["status"] == "diverged" for d in kept)
+    records = list(read_records(RECORDINGS / "gws_reconnect_call_ended.jsonl"))
+    reread = next(r.t for r in records if "rest" in r.msg)
+    ended = run(RECORDINGS / "gws_reconnect_call_ended.jsonl")
+    assert ended[-1].op.value == "removed" and ended[-1].t == reread  # known ended only once re-read
+    assert ended[-1].call["genesys"]["state"] == "Released"
