@@ -263,3 +263,21 @@ def test_parse_errors_are_counted() -> None:
     core = Correlator()
     assert core.feed(ParseError(0.0, "gws", "missing call")) == []
     assert core.stats.parse_errors["gws"] == 1
+
+
+def test_a_genesys_consult_call_is_linked_to_the_held_call() -> None:
+    core = Correlator()
+    feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established"),
+                    gws(1.0, "Held", caps=("Retrieve", "Hangup"))])
+    caps = ("Hangup", "CompleteTransfer", "Reconnect")
+    consult = GwsCallUpdate(1.1, "5001", "StatusChange",
+                            GwsCall("CONSULT1", "Dialing", call_uuid="CONSULT1", call_type="Consult",
+                                    participants=("5002",), dnis="5002", capabilities=caps))
+    feed_all(core, [consult])
+    views = {c["id"]: c for c in core.calls()}
+    assert views["5001-2"]["parent_id"] == "5001-1" and views["5001-2"]["direction"] == "consult"
+    assert views["5001-2"]["actions"] == ["hangup", "complete_transfer", "cancel_transfer"]
+    v3 = GwsCallUpdate(1.2, "5001", "StateChange",
+                       GwsCall("c9", "Dialing", conn_id="c9", parent_conn_id="c1", call_type="Consult"))
+    feed_all(core, [v3])
+    assert next(c for c in core.calls() if c["genesys"]["call_id"] == "c9")["parent_id"] == "5001-1"
