@@ -58,7 +58,7 @@ ORIGIN = "http://soak.invalid"
 TOKEN_SECRET = "soak-token-secret-0123456789abcdef"
 FAULTS = {1: "ami_disconnect", 2: "drop_gws_sessions", 3: "restart_gws", 4: "ami_restart"}
 FAULT_AT = 2.5  # seconds into a round: calls are answered and held
-QUIET_S = 60.0  # deadline for the bridge to settle after a round
+QUIET_S = 60.0  # deadline for the bridge to settle after a round (--quiet-s)
 LOG_LENGTH = 24  # per-DN delta log kept for resumes (small, so it is full after the first rounds)
 
 
@@ -72,6 +72,7 @@ class Options:
     seed: int = 1
     reconnect_share: float = 0.1
     verbose: bool = False
+    quiet_s: float = QUIET_S
 
 
 @dataclass
@@ -153,22 +154,24 @@ class Report:
     truth_misses: list[str] = field(default_factory=list)  # ground-truth calls not seen as expected
     resync_diff: list[str] = field(default_factory=list)
     fold_diff: list[str] = field(default_factory=list)
-    memory: list[int] = field(default_factory=list)  # traced bytes after each round
+    memory: list[int] = field(default_factory=list)  # traced (or RSS) bytes after each round
     rss: list[int] = field(default_factory=list)
     step_errors: int = 0
     seconds: float = 0.0
+    settle_s: float = 0.0  # the longest time the bridge took to settle after a round
 
     @property
     def growth_per_call(self) -> float:
-        """Traced bytes gained from the first third to the last third, per call played between."""
-        memory = self.memory[1:]  # the first round fills the bounded logs: warm-up
+        """Bytes gained per call played: the least-squares slope of memory over the rounds (round 1,
+        which fills the bounded logs, left out), divided by the calls of a round."""
+        memory = self.memory[1:]
         n = len(memory)
         if n < 2:
             return 0.0
-        third = max(1, n // 3)
-        first = sum(memory[:third]) / third
-        last = sum(memory[-third:]) / third
-        return (last - first) / max(1, (n - third) * self.calls_per_round)
+        mean_x, mean_y = (n - 1) / 2, sum(memory) / n
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(memory)) / sum(
+            (x - mean_x) ** 2 for x in range(n))
+        return slope / max(1, self.calls_per_round)
 
     def lines(self) -> list[str]:
         mib = [f"{m / 2**20:.1f}" for m in self.memory]
@@ -181,7 +184,8 @@ class Report:
             f"ground-truth misses {len(self.truth_misses)}, "
             f"resync differences {len(self.resync_diff)}, widget view differences {len(self.fold_diff)}",
             f"calls held by a SIP re-INVITE that a resync alone cannot see as held: {self.sip_hold_unseen}",
-            f"traced MiB per round {mib}; growth {self.growth_per_call:.0f} B per call",
+            f"memory MiB per round (tracemalloc; RSS with --no-trace) {mib}; "
+            f"growth {self.growth_per_call:.0f} B per call; longest settling {self.settle_s:.1f}s",
             f"RSS MiB first/last round {self.rss[0] / 2**20:.0f}/{self.rss[-1] / 2**20:.0f}"
             if self.rss else "",
         ]
@@ -324,16 +328,21 @@ class Soak:
 
     # ------------------------------------------------------------------ rounds
 
-    def quiet(self, expect_calls: int) -> bool:
+    def not_quiet(self, expect_calls: int) -> str:
+        """Why the bridge has not settled yet ("" once it has)."""
         store = self.components.store
         assert isinstance(store, MemoryStore)
-        if len(self.components.pipeline.correlator.calls()) != expect_calls:
-            return False
-        for client in self.clients:
-            state = store.dns.get(client.dn)
-            if client.ws is None or client.last != (state.seq if state else 0):
-                return False
-        return True
+        calls = self.components.pipeline.correlator.calls()
+        if len(calls) != expect_calls:
+            sample = [(c["id"], c["state"], c["sync"]["status"], bool(c.get("genesys")),
+                       bool(c.get("asterisk"))) for c in calls[:3]]
+            return f"{len(calls)} calls in the bridge, {expect_calls} expected, e.g. {sample}; links " \
+                   f"{sorted(v for k, v in self.components.pipeline.links.items() if v != 'connected')[:5]}"
+        behind = [c for c in self.clients
+                  if c.ws is None or c.last != (store.dns[c.dn].seq if c.dn in store.dns else 0)]
+        if behind:
+            return f"{len(behind)} widgets behind, e.g. {behind[0].dn} at {behind[0].last}"
+        return ""
 
     async def play_round(self, r: int, last: bool) -> None:
         scenario = round_scenario(r, self.dns, last=last)
@@ -346,7 +355,14 @@ class Soak:
         t1 = time.monotonic()
         self.report.rounds += 1
         self.report.calls_played += len(self.dns)
-        await self._until(lambda: self.quiet(len(self.dns) if last else 0), QUIET_S, f"round {r} quiet")
+        expect = len(self.dns) if last else 0
+        try:
+            await self._until(lambda: not self.not_quiet(expect), self.o.quiet_s, f"round {r} quiet")
+        except AssertionError:
+            self.report.truth_misses.append(f"round {r}: not quiet after {self.o.quiet_s}s: "
+                                            f"{self.not_quiet(expect)}")
+            raise
+        self.report.settle_s = max(self.report.settle_s, time.monotonic() - t1)
         if self.o.verbose:
             print(f"# round {r} ({fault}): played {t1 - t0:.1f}s, quiet after {time.monotonic() - t1:.1f}s",
                   file=sys.stderr, flush=True)
@@ -356,7 +372,7 @@ class Soak:
             client.removed.clear()
         if not last:
             gc.collect()
-            self.report.memory.append(self.traced())
+            self.report.memory.append(self.traced() or rss_bytes())
             self.report.rss.append(rss_bytes())
 
     def traced(self) -> int:
@@ -462,15 +478,18 @@ class Soak:
             for chunk in range(0, len(self.clients), 100):
                 await asyncio.gather(*(self.connect(c) for c in self.clients[chunk:chunk + 100]))
             r = 0
-            while True:
-                r += 1
-                elapsed = time.monotonic() - started
-                done = (elapsed >= self.o.minutes * 60 and r > 6) if self.o.minutes else r > self.o.rounds
-                await self.play_round(r, last=done)
-                if done:
-                    break
-            self.compare_views()
-            await self.compare_with_resync()
+            try:
+                while True:
+                    r += 1
+                    elapsed = time.monotonic() - started
+                    done = (elapsed >= self.o.minutes * 60 and r > 6) if self.o.minutes else r > self.o.rounds
+                    await self.play_round(r, last=done)
+                    if done:
+                        break
+                self.compare_views()
+                await self.compare_with_resync()
+            except AssertionError:
+                pass  # noted in the report: the run stops there
             for client in self.clients:
                 self.report.deltas_received += client.deltas
                 self.report.snapshots += client.snapshots
@@ -500,10 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=2.0, help="scenario clock speed")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-trace", action="store_true", help="RSS only (tracemalloc slows the run)")
+    parser.add_argument("--quiet-s", type=float, default=QUIET_S, help="deadline to settle after a round")
     args = parser.parse_args(argv)
     report = asyncio.run(soak(Options(calls=args.calls, clients=args.clients, rounds=args.rounds,
                                       minutes=args.minutes, speed=args.speed, seed=args.seed,
-                                      verbose=True),
+                                      verbose=True, quiet_s=args.quiet_s),
                               trace=not args.no_trace))
     for line in report.lines():
         if line:
