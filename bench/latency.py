@@ -14,8 +14,6 @@ event's bytes; both processes share the machine's clock):
 * ``client``: until a widget client has read and decoded the frame.
 
 Only the steady window counts (after the ramp, all calls live). Spread: per-5-second windows.
-``proposed.*`` rows: the same load with ``bench/proposals.py`` applied in the bridge process
-(``latency_bridge.py --proposed``): the changes docs/performance.md proposes.
 GWS is not part of this load (no per-agent CometD sessions): the bridge runs with AMI only.
 """
 
@@ -184,7 +182,7 @@ class AmiTarget:
 
 
 @contextlib.asynccontextmanager
-async def bridge_process(dns: int, redis_url: str = "", profile: str = "", proposed: bool = False, *,
+async def bridge_process(dns: int, redis_url: str = "", profile: str = "", *,
                          ami: AmiTarget | None = None, first_dn: int = FIRST_DN,
                          event_log: str = "") -> AsyncIterator[BridgeRun]:
     """Start the AMI simulator (unless ``ami`` is given) and the bridge (``dns`` DNs from
@@ -204,8 +202,6 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "", propo
         cmd += ["--redis", redis_url]
     if profile:
         cmd += ["--profile", profile]
-    if proposed:
-        cmd += ["--proposed"]
     if event_log:
         cmd += ["--event-log", event_log]
     bridge = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(BRIDGE.parent)})  # noqa: ASYNC220
@@ -226,12 +222,11 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "", propo
         run.inside = json.loads(text or "{}")
 
 
-async def drive(load: Load, redis_url: str = "", profile: str = "", proposed: bool = False
-                ) -> dict[str, Any]:
+async def drive(load: Load, redis_url: str = "", profile: str = "") -> dict[str, Any]:
     got = Received()
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
-    async with bridge_process(load.clients, redis_url, profile, proposed) as run:
+    async with bridge_process(load.clients, redis_url, profile) as run:
         driver = CallDriver(run.sim, load)
         try:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -302,18 +297,13 @@ def _rows(mode: str, result: dict[str, Any], load: Load, p99: Target, p50: Targe
 
 
 def run(quick: bool = False) -> list[Row]:
-    """As the service is, then with the proposed changes; each in memory and Redis mode, Redis
-    judged against memory."""
+    """In memory and in Redis mode; Redis judged against memory."""
     load = QUICK if quick else FULL
-    rows: list[Row] = []
-    variants = (("", False), ("proposed.", True))
-    for label, changed in variants[:1] if quick else variants:
-        memory = _rows(f"{label}memory", asyncio.run(drive(load, proposed=changed)), load,
-                       Target("<=", 5.0, "< 5 ms"), Target("<=", 1.0, "< 1 ms"))
-        p50, p99 = (statistics.median(memory[i].samples) for i in (0, 1))
-        with redis_server() as url:
-            redis = asyncio.run(drive(load, url, proposed=changed))
-        rows += memory + _rows(f"{label}redis", redis, load,
-                               Target("<=", 2 * p99, f"< 2x memory ({2 * p99:.3g})"),
-                               Target("<=", 2 * p50, f"< 2x memory ({2 * p50:.3g})"))
-    return rows
+    memory = _rows("memory", asyncio.run(drive(load)), load,
+                   Target("<=", 5.0, "< 5 ms"), Target("<=", 1.0, "< 1 ms"))
+    p50, p99 = (statistics.median(memory[i].samples) for i in (0, 1))
+    with redis_server() as url:
+        redis = asyncio.run(drive(load, url))
+    return memory + _rows("redis", redis, load,
+                          Target("<=", 2 * p99, f"< 2x memory ({2 * p99:.3g})"),
+                          Target("<=", 2 * p50, f"< 2x memory ({2 * p50:.3g})"))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import signal
 import time
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from proposals import proposed
 
 from ctibridge.config import Settings
 from ctibridge.core.deltas import Delta
@@ -50,11 +48,6 @@ def settings(args: argparse.Namespace) -> Settings:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    with contextlib.ExitStack() as stack:
-        await _serve(args, stack)
-
-
-async def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
     components = build(settings(args))
     published: list[tuple[float, float]] = []  # (wall time handed to the hub, that minus delta.t)
     cpu: list[tuple[float, float]] = []
@@ -74,8 +67,6 @@ async def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
         return original(deltas)
 
     components.hub.publish = publish  # type: ignore[method-assign]
-    if args.proposed:
-        stack.enter_context(proposed())
     app = create_app(settings(args), components=components, widget_dir=None)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -109,8 +100,6 @@ def main() -> None:
     parser.add_argument("--ami-user", default=AMI_USER)
     parser.add_argument("--ami-secret", default=AMI_SECRET)
     parser.add_argument("--event-log", default="", help="the service's event log (JSON Lines) here")
-    parser.add_argument("--proposed", action="store_true",
-                        help="apply bench/proposals.py (the changes docs/performance.md proposes)")
     parser.add_argument("--profile", default="", help="write a pyinstrument profile (text) here")
     args = parser.parse_args()
     if not args.profile:

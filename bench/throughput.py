@@ -11,7 +11,6 @@ alternately with the panoramisk baseline, so the ratio compares runs made second
 * ``core+memory``: as core, plus ``MemoryStore.apply`` of each batch (no core-state copy).
 * ``service(memory|redis)``: the service's own ``ctibridge.pipeline.Pipeline`` (queue, metrics,
   ``store.append(deltas, core_state=export_state())`` per batch, a hub that encodes every delta).
-* ``proposed.service_*``: the same with the changes of ``proposals`` applied (bench only).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from typing import Any
 
 from alternatives import SelectiveFramer, SplitFramer
 from common import Row, Target, row, timed
-from proposals import proposed
 from services import redis_server
 from workload import Item, chunked, concurrent_stream, load_templates
 
@@ -181,8 +179,7 @@ def run(quick: bool = False) -> list[Row]:
 
     rates: dict[str, list[float]] = {k: [] for k in (
         "pano", "framer", "framer_split", "core", "ratio",
-        "core_selective", "ratio_selective", "core_memory", "service_memory", "service_redis",
-        "service_memory_proposed", "service_redis_proposed")}
+        "core_selective", "ratio_selective", "core_memory", "service_memory", "service_redis")}
     for _ in range(repeats):
         base = _rate(lambda: panoramisk_parse(ami_chunks))
         core = _rate(lambda: core_pipeline(items))
@@ -200,11 +197,6 @@ def run(quick: bool = False) -> list[Row]:
     with redis_server() as url:
         for _ in range(max(1, repeats // 2)):
             rates["service_redis"].append(service_rate(service_items, warm, url))
-            with proposed():
-                rates["service_redis_proposed"].append(service_rate(service_items, warm, url))
-    for _ in range(max(1, repeats // 2)):
-        with proposed():
-            rates["service_memory_proposed"].append(service_rate(service_items, warm))
 
     rate = Target(">=", TARGET_RATE, ">= 100,000")
     par = Target(">=", 1.0)
@@ -223,8 +215,4 @@ def run(quick: bool = False) -> list[Row]:
         row("throughput.service_memory", "pipeline.Pipeline + MemoryStore", "msg/s", r["service_memory"],
             rate, note=f"{measured} messages after {warm}, {CALLS} calls live"),
         row("throughput.service_redis", "pipeline.Pipeline + RedisStore", "msg/s", r["service_redis"], rate),
-        row("throughput.proposed.service_memory", "Pipeline + MemoryStore, proposed changes", "msg/s",
-            r["service_memory_proposed"], rate),
-        row("throughput.proposed.service_redis", "Pipeline + RedisStore, proposed changes", "msg/s",
-            r["service_redis_proposed"], rate),
     ]
