@@ -36,8 +36,9 @@ def view(core: Correlator) -> list[tuple[Any, ...]]:
 
 def test_a_fresh_resync_finds_both_legs_of_a_live_call() -> None:
     records = list(read_records(LOG))
-    reconnect = max(i for i, r in enumerate(records) if r.dir == "meta" and r.msg.get("_link") == "connected")
-    listing_end = next(i for i, r in enumerate(records) if i > reconnect and r.msg.get("_link") == "resync_end")
+    links = [(i, r.msg.get("_link")) for i, r in enumerate(records) if r.dir == "meta"]
+    reconnect = max(i for i, link in links if link == "connected")
+    listing_end = next(i for i, link in links if i > reconnect and link == "resync_end")
     history = fed(records[:listing_end + 1])
     fresh = fed(records[reconnect:listing_end + 1])
     assert len(view(history)) == 1 and len(view(history)[0][4]) == 2  # agent and trunk legs
