@@ -95,17 +95,12 @@ class Pipeline:
         try:
             while True:
                 item = await self._queue.get()
-                published = False
                 try:
-                    published = await self._process(item)
+                    await self._process(item)
                 except Exception:  # one bad message must not stop the bridge
                     log.exception("pipeline: failed to process %s", type(item).__name__)
                 finally:
                     self._queue.task_done()
-                if published:
-                    # Let the widgets' writer tasks send now, before the next queued event: a burst
-                    # read from AMI must not hold back frames already published.
-                    await asyncio.sleep(0)
         finally:
             ticker.cancel()
             for task in list(self._repairs):
@@ -122,8 +117,7 @@ class Pipeline:
             await asyncio.sleep(self.tick_interval_s)
             self._queue.put_nowait(_Tick(self.clock()))
 
-    async def _process(self, item: Item) -> bool:
-        """Apply one item; True when it published deltas."""
+    async def _process(self, item: Item) -> None:
         if isinstance(item, _Tick):
             deltas = self.correlator.tick(item.t)
         else:
@@ -144,7 +138,6 @@ class Pipeline:
                     listener(delta)
         for repair in self.correlator.drain_repairs():
             self._start_repair(repair)
-        return bool(deltas)
 
     def _event(self, item: _Raw | AmiLink | GwsLink) -> InboundEvent | None:
         if isinstance(item, AmiLink | GwsLink):
