@@ -17,12 +17,6 @@ def frame(*lines: str) -> bytes:
     return ("".join(f"{line}\r\n" for line in lines) + "\r\n").encode("utf-8")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class FakeAmi:
     def __init__(self, secret: str = "s3cret", port: int = 0) -> None:
         self.secret = secret

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Callable
 
 import panoramisk.utils
 import pytest
-from fake_ami import FakeAmi, frame, free_port
+from fake_ami import FakeAmi, frame
+from fixtures_services import free_port
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.ami.errors import AmiLoginRefused, AmiTimeout

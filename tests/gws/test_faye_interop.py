@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import Recorder
+from fixtures_services import free_port
 
 from ctibridge.gws.cometd import Backoff, CometdLink, LinkTimeouts
 
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.faye
 
 FAYE_DIR = Path(__file__).parent / "faye"
 NODE = "/usr/bin/node"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -4,12 +4,12 @@ every test, and the widget server with its protocol peer."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from fixtures_services import free_port
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from .widget_server import ProtocolPeer, add_widget_routes
@@ -24,12 +24,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WIDGET_VIEWPORT: ViewportSize = {"width": 300, "height": 500}
 
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
