@@ -13,32 +13,11 @@ decoded, ``dict[str, str | list[str]]`` in wire order, repeated keys as lists.
 
 from __future__ import annotations
 
-from ctibridge.core.ami_parse import HANDLERS, TRACKED_VARS, RawMessage
+from ctibridge.core.ami_parse import HANDLERS, TRACKED_VARS, RawMessage, parse_frame
 
 WANTED_EVENTS = frozenset(HANDLERS) - {"VarSet"}
 _TRACKED = frozenset(name.encode() for name in TRACKED_VARS)
 _VARIABLE = b"\r\nVariable: "
-
-
-def parse_lines(text: str) -> RawMessage:
-    msg: RawMessage = {}
-    for line in text.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if not sep:
-            key, sep, value = line.partition(":")  # "Key:" with an empty value
-            if not sep or " " in key:
-                if line:
-                    prev = msg.get("_content", "")
-                    msg["_content"] = f"{prev}\n{line}" if prev else line
-                continue
-        old = msg.get(key)
-        if old is None:
-            msg[key] = value
-        elif isinstance(old, list):
-            old.append(value)
-        else:
-            msg[key] = [old, value]
-    return msg
 
 
 class SplitFramer:
@@ -55,7 +34,7 @@ class SplitFramer:
         return parts
 
     def feed(self, data: bytes) -> list[RawMessage]:
-        return [parse_lines(f.decode("utf-8", "replace")) for f in self.frames(data) if f]
+        return [parse_frame(f.decode("utf-8", "replace")) for f in self.frames(data) if f]
 
 
 class SelectiveFramer(SplitFramer):
@@ -71,7 +50,7 @@ class SelectiveFramer(SplitFramer):
                     out.append({"Event": name})
                     continue
             if frame:
-                out.append(parse_lines(frame.decode("utf-8", "replace")))
+                out.append(parse_frame(frame.decode("utf-8", "replace")))
         return out
 
 
