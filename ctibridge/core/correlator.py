@@ -164,9 +164,6 @@ class Correlator:
         found = self._calls.get(call_id)
         return found.emitted if found is not None else None
 
-    def seq(self, dn: str) -> int:
-        return self._seqs.get(dn, 0)
-
     def drain_repairs(self) -> list[Repair]:
         repairs, self._repairs = self._repairs, []
         return repairs
@@ -178,9 +175,6 @@ class Correlator:
             call.pending_ops[kind] = t + self.settings.operation_timeout
             if kind in ("ami_hold", "ami_retrieve"):
                 call.agent_hold = kind == "ami_hold"
-
-    def live_channel_ids(self) -> set[str]:
-        return set(self._channels)
 
     # ================================================================ Asterisk events
 
