@@ -33,9 +33,9 @@ from ctibridge.ami.protocol import encode_action
 from ctibridge.core.actions import AmiOp, Plan, plan
 from ctibridge.core.ami_parse import AmiFramer, parse_ami
 from ctibridge.core.correlator import Correlator
+from ctibridge.identity.hmac_token import mint
 from ctibridge.sim.ami.pbx import Pbx
 from ctibridge.sim.ami.server import encode
-from ctibridge.web.auth import mint
 
 SHARE_TARGET_MS = 2.0
 

@@ -160,7 +160,7 @@ def _spawn(quick: bool) -> tuple[float, dict[str, Any]]:
 
 def ready_child(quick: bool) -> None:
     """Start-up: the service's modules loaded and a correlator for 5,000 DNs; then the figures."""
-    import ctibridge.pipeline
+    import ctibridge.service.pipeline
     from ctibridge.core.correlator import Correlator
     try:
         import ctibridge.web.app  # noqa: F401

@@ -2,7 +2,7 @@
 
 This process runs the AMI simulator (``ctibridge.sim.ami.AmiSimulator``, the recorded Asterisk 22
 sequences) and the widget clients (real aiohttp WebSocket clients, one per DN, each with its own
-token); ``latency_bridge.py`` runs the bridge (``ctibridge.web.service.build`` + ``create_app``).
+token); ``latency_bridge.py`` runs the bridge (``ctibridge.service.assemble.build`` + ``create_app``).
 Calls: 500 are started quickly, then one new call every 0.1 s (10/s) while one ends every 0.1 s,
 so 500 stay live; each rings, is answered after 1 s and is hung up by Genesys at its end.
 
@@ -37,9 +37,9 @@ import aiohttp
 from common import Row, Target, percentile, row
 from services import free_port, redis_server, wait_for_port
 
+from ctibridge.identity.hmac_token import mint
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws.calls import new_call_uuid
-from ctibridge.web.auth import mint
 
 BRIDGE = Path(__file__).resolve().parent / "latency_bridge.py"
 ORIGIN = "http://bench.invalid"

@@ -3,7 +3,7 @@
     python bench/latency_bridge.py --ami-port P --http-port H --dns 10000-11999 --secret S --out F
                                    [--redis URL]
 
-Built exactly as ``ctibridge run`` builds it (``ctibridge.web.service.build`` + ``create_app``),
+Built exactly as ``ctibridge run`` builds it (``ctibridge.service.assemble.build`` + ``create_app``),
 with one addition: ``hub.publish`` is wrapped to note, for every delta, the wall time at which it
 was handed to the hub minus ``delta.t`` (the time the AMI adapter read the event's bytes). Every
 second it also notes its own CPU time, so the caller can tell how busy the bridge was. Samples go
@@ -24,8 +24,8 @@ from aiohttp import web
 
 from ctibridge.config import Settings
 from ctibridge.core.deltas import Delta
+from ctibridge.service.assemble import build
 from ctibridge.web.app import create_app
-from ctibridge.web.service import build
 
 ORIGIN = "http://bench.invalid"
 AMI_USER, AMI_SECRET = "ctibridge", "ctibridge-sim"

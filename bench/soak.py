@@ -3,7 +3,7 @@
     python bench/soak.py [--calls 300] [--clients 1000] [--minutes 10] [--speed 2] [--seed 1]
 
 One process: the GWS simulator and the AMI simulator (``ctibridge/sim``) driven by the scenario
-runner, the real service (``ctibridge.web.service.build`` + ``create_app``, memory store), and
+runner, the real service (``ctibridge.service.assemble.build`` + ``create_app``, memory store), and
 ``--clients`` real WebSocket widget clients spread over the ``--calls`` agent DNs. The run is a
 series of rounds; in each round every DN gets one call (offered, answered, held and retrieved in
 WWE or through the gateway, hung up), so ``--calls`` calls are live at once. Faults on a schedule
@@ -45,14 +45,14 @@ from ctibridge.core.correlator import Correlator
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.gws import GwsAgent, GwsAgents, GwsSettings
+from ctibridge.identity.hmac_token import mint
+from ctibridge.service.assemble import build, correlator_settings
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
 from ctibridge.sim.runner import ScenarioRunner
 from ctibridge.sim.scenario import Scenario, parse_scenario
 from ctibridge.store import MemoryStore
 from ctibridge.web.app import create_app
-from ctibridge.web.auth import mint
-from ctibridge.web.service import build, correlator_settings
 
 ORIGIN = "http://soak.invalid"
 TOKEN_SECRET = "soak-token-secret-0123456789abcdef"

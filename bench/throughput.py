@@ -9,7 +9,7 @@ alternately with the panoramisk baseline, so the ratio compares runs made second
 * ``core``: ``AmiFramer`` + ``parse_ami``/``parse_gws`` + ``Correlator.feed`` + ``Delta.encode``.
 * ``*_split``, ``*_selective``: the candidate framers of ``alternatives``.
 * ``core+memory``: as core, plus ``MemoryStore.apply`` of each batch (no core-state copy).
-* ``service(memory|redis)``: the service's own ``ctibridge.pipeline.Pipeline`` (queue, metrics,
+* ``service(memory|redis)``: the service's own ``ctibridge.service.pipeline.Pipeline`` (queue, metrics,
   ``store.append(deltas, core_state=export_state())`` per batch, a hub that encodes every delta).
 """
 
@@ -119,8 +119,8 @@ class _EncodingHub:
 
 async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[float, int]:
     """(seconds, messages) for ``items[warm:]``; the first ``warm`` items fill the state first."""
-    from ctibridge.pipeline import Pipeline
-    from ctibridge.web.metrics import Metrics
+    from ctibridge.service.metrics import Metrics
+    from ctibridge.service.pipeline import Pipeline
 
     pipeline = Pipeline(Correlator(), store, _EncodingHub(), metrics=Metrics(), clock=time.monotonic)
     runner = asyncio.create_task(pipeline.run())

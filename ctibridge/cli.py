@@ -8,11 +8,11 @@ import sys
 # name -> (module, function, one-line help). Modules are imported only when their command runs,
 # so `ctibridge token` does not pay for aiohttp, and a broken room cannot break the others.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("ctibridge.demo", "main", "run simulators + bridge + widget on 127.0.0.1 (no external system)"),
-    "run": ("ctibridge.web.service", "main", "run the bridge service: ctibridge run --config FILE"),
-    "replay": ("ctibridge.replay", "main", "replay event logs or raw AMI captures through the core"),
-    "record": ("ctibridge.record", "main", "record a live AMI (and GWS) session as an event log"),
-    "token": ("ctibridge.web.auth", "main", "mint an agent token: ctibridge token --agent A --dn 5001"),
+    "demo": ("ctibridge.lab.demo", "main", "simulators + bridge + widget on 127.0.0.1 (no external system)"),
+    "run": ("ctibridge.web.serve", "main", "run the bridge service: ctibridge run --config FILE"),
+    "replay": ("ctibridge.logs.replay_command", "main", "replay event logs or raw AMI captures"),
+    "record": ("ctibridge.logs.record", "main", "record a live AMI (and GWS) session as an event log"),
+    "token": ("ctibridge.identity.hmac_token", "main", "mint an agent token: --agent A --dn 5001"),
     "check-config": ("ctibridge.config", "main", "validate a configuration file and the environment"),
     "asterisk-config": ("ctibridge.gateway.generator", "main", "write the Asterisk gateway configuration"),
     "asterisk-sandbox": ("ctibridge.gateway.sandbox", "main", "build/start/stop the Asterisk 22 sandbox"),

@@ -198,6 +198,11 @@ class Auth(Section):
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 
+    def origin_allowed(self, origin: str | None) -> bool:
+        """Browsers send Origin: it must be on the allow-list (list the bridge's own URL when it serves
+        the widget). Without Origin the caller is no browser page, and its credential is what counts."""
+        return origin is None or origin in self.allowed_origins
+
     @model_validator(mode="after")
     def _secret(self) -> Self:
         secret = _resolve_secret(self.token_secret, self.token_secret_file, "token_secret")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from ctibridge.eventlog import read_records
-from ctibridge.replay import replay
-from ctibridge.timeline import render_timeline
+from ctibridge.logs.eventlog import read_records
+from ctibridge.logs.replay import replay
+from ctibridge.logs.timeline import render_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = {  # docs name -> recorded log

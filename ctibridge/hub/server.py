@@ -64,7 +64,7 @@ CLOSE_TIMEOUT = 5.0  # a close handshake that does not finish in time aborts the
 
 
 class Principal(Protocol):
-    """Who a token belongs to (``ctibridge.web.auth.AgentClaims`` fits)."""
+    """Who a token belongs to (``ctibridge.identity.hmac_token.AgentClaims`` fits)."""
 
     @property
     def agent(self) -> str: ...

@@ -12,18 +12,13 @@ from pathlib import Path
 from aiohttp import web
 
 from ctibridge.config import Settings
-from ctibridge.web.keys import COMPONENTS, SETTINGS, Components
+from ctibridge.service.assemble import Components
+from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.routes import Handler, add_routes, bearer_token, error
 
 REPO_WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
-
-
-def origin_allowed(settings: Settings, origin: str | None) -> bool:
-    """Browsers send Origin: it must be on the allow-list (list the bridge's own URL when it serves
-    the widget). Without Origin the caller is no browser page, and its token is what counts."""
-    return origin is None or origin in settings.auth.allowed_origins
 
 
 @web.middleware
@@ -33,7 +28,7 @@ async def api_guard(request: web.Request, handler: Handler) -> web.StreamRespons
         return await handler(request)
     settings, components = request.app[SETTINGS], request.app[COMPONENTS]
     origin = request.headers.get("Origin")
-    if not origin_allowed(settings, origin):
+    if not settings.auth.origin_allowed(origin):
         raise error(403, "forbidden", f"origin {origin} is not allowed")
     if origin is not None and request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204, headers={

@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from ctibridge.config import Settings
+from ctibridge.service.assemble import Components
 from ctibridge.store import RedisStore
-from ctibridge.web.keys import Components
 
 
 class AmiHealth(BaseModel):

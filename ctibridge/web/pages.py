@@ -15,10 +15,10 @@ from pathlib import Path
 from aiohttp import web
 
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
-from ctibridge.eventlog import read_records
-from ctibridge.replay import replay
-from ctibridge.timeline import render_timeline
-from ctibridge.web.auth import AgentClaims, TokenError
+from ctibridge.identity.hmac_token import AgentClaims, TokenError
+from ctibridge.logs.eventlog import read_records
+from ctibridge.logs.replay import replay
+from ctibridge.logs.timeline import render_timeline
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.routes import bearer_token, error
 

@@ -21,10 +21,10 @@ from ctibridge.hub.protocol import (
     CallView,
     protocol_schema,
 )
-from ctibridge.web.auth import AgentClaims, TokenError
+from ctibridge.identity.hmac_token import AgentClaims, TokenError
+from ctibridge.service.metrics import CONTENT_TYPE
 from ctibridge.web.health import Health, health
 from ctibridge.web.keys import COMPONENTS, SETTINGS
-from ctibridge.web.metrics import CONTENT_TYPE
 from ctibridge.web.openapi import openapi
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

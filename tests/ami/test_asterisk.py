@@ -23,8 +23,8 @@ from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.ami.errors import AmiActionError
 from ctibridge.ami.operations import ChannelOperations
 from ctibridge.core.ami_parse import RawMessage
-from ctibridge.eventlog import EventLogWriter
-from ctibridge.record import AmiRecorder
+from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.logs.record import AmiRecorder
 from ctibridge.sim.sipp import Sipp, SippCall
 
 pytestmark = pytest.mark.asterisk

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ctibridge.config import Settings
-from ctibridge.docs_gen import TARGET, main, render
+from tools.docs_gen import TARGET, main, render
 
 
 def test_configuration_doc_is_current() -> None:
-    assert TARGET.read_text(encoding="utf-8") == render(), "run: python -m ctibridge.docs_gen"
+    assert TARGET.read_text(encoding="utf-8") == render(), "run: python -m tools.docs_gen"
     assert main(["--check"]) == 0
 
 

@@ -2,7 +2,7 @@
 
 ``Bridge.feed(deltas)`` does what the pipeline does (append, then publish). ``Widget`` is a
 minimal widget: hello, then frames as dicts. Tokens come from a trivial HMAC verifier (the
-service's real one lives in ctibridge.web.auth).
+service's real one lives in ctibridge.identity.hmac_token).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ctibridge.eventlog import Record, read_records
+from ctibridge.logs.eventlog import Record, read_records
 
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "gws-wwe-8.5" / "gws_v2_log1_05_CallStateChangeMessage_StatusChange_Established.json"

@@ -16,12 +16,11 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from ctibridge.config import Settings
+from ctibridge.identity.hmac_token import mint
+from ctibridge.service.assemble import Components, build
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
 from ctibridge.web.app import create_app
-from ctibridge.web.auth import mint
-from ctibridge.web.keys import Components
-from ctibridge.web.service import build
 
 TOKEN_SECRET = "reliability-token-secret-8a1f93c2"
 AMI_SECRET = "reliability-ami-secret-55d0e1"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
-from ctibridge.eventlog import Record, read_records, to_event
+from ctibridge.logs.eventlog import Record, read_records, to_event
 
 LOG = Path(__file__).parent.parent / "recordings" / "asterisk-call-events-then-resync-after-ami-loss.jsonl"
 SETTINGS = CorrelatorSettings(dns=frozenset({"5001", "5002", "5003", "5004"}))

@@ -18,7 +18,7 @@ from typing import Any
 from ctibridge.core.ami_parse import AmiFramer, parse_ami
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
 from ctibridge.core.gws_parse import parse_gws
-from ctibridge.eventlog import read_records, to_event
+from ctibridge.logs.eventlog import read_records, to_event
 
 RECORDING = Path(__file__).parent.parent / "recordings" / "hold_retrieve_genesys.jsonl"
 BATCH = 3000

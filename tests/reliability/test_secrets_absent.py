@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from service_rig import AMI_SECRET, SECRETS, WITHIN, running_service
 
-from ctibridge.eventlog import read_records
+from ctibridge.logs.eventlog import read_records
 
 
 def leaked(text: str, secrets: tuple[str, ...]) -> list[str]:

@@ -16,8 +16,8 @@ from callviews import DeltaStream, replay
 
 from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
-from ctibridge.eventlog import read_records, to_event
 from ctibridge.hub.protocol import CallView
+from ctibridge.logs.eventlog import read_records, to_event
 from ctibridge.store import StateStore
 
 

@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 
 from ctibridge.core.correlator import Correlator
-from ctibridge.eventlog import Record, read_records
-from ctibridge.replay import replay
-from ctibridge.replay_tools import paced, parse_speed, print_summary, select_deltas, summarize, with_progress
-from ctibridge.timeline import ladders, render_timeline
+from ctibridge.logs.eventlog import Record, read_records
+from ctibridge.logs.replay import replay
+from ctibridge.logs.replay_tools import (
+    paced,
+    parse_speed,
+    print_summary,
+    select_deltas,
+    summarize,
+    with_progress,
+)
+from ctibridge.logs.timeline import ladders, render_timeline
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 LOGS = sorted(

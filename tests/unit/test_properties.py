@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from ctibridge.core.correlator import Correlator
 from ctibridge.core.events import ChannelUpdate
-from ctibridge.eventlog import Record, read_records, to_event
-from ctibridge.replay import replay
+from ctibridge.logs.eventlog import Record, read_records, to_event
+from ctibridge.logs.replay import replay
 
 RECORDINGS = Path(__file__).parent.parent / "recordings"
 SCENARIOS = ["inbound_answered", "hold_retrieve_genesys", "abandon_ringing", "outbound", "inbound_webrtc"]

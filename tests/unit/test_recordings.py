@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from ctibridge.core.deltas import Delta
-from ctibridge.eventlog import read_records
-from ctibridge.replay import replay
+from ctibridge.logs.eventlog import read_records
+from ctibridge.logs.replay import replay
 
 RECORDINGS = Path(__file__).parent.parent / "recordings"
 LOGS = sorted(p for p in RECORDINGS.glob("*.jsonl") if not p.name.endswith(".expected.jsonl"))

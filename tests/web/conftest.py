@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestServer
 from fixtures_services import free_port
 from webharness import AGENTS, Bridge, BridgeFactory, settings_for
 
+from ctibridge.service.assemble import build
 from ctibridge.sim.gws import Advice, GwsSimulator
 from ctibridge.web.app import create_app
-from ctibridge.web.service import build, ssl_context
+from ctibridge.web.serve import ssl_context
 
 
 @pytest.fixture

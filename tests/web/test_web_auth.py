@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ctibridge.web.auth import HmacTokenVerifier, TokenError, main, mint, parse_duration
+from ctibridge.identity.hmac_token import HmacTokenVerifier, TokenError, main, mint, parse_duration
 
 SECRET = b"k" * 32
 NOW = 1_750_000_000.0

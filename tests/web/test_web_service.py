@@ -24,10 +24,10 @@ from webharness import (
     until_answer,
 )
 
-from ctibridge.eventlog import read_records
-from ctibridge.replay import replay
+from ctibridge.identity.hmac_token import HmacTokenVerifier
+from ctibridge.logs.eventlog import read_records
+from ctibridge.logs.replay import replay
 from ctibridge.sim.gws import GwsSimulator
-from ctibridge.web.auth import HmacTokenVerifier
 
 WITHIN = 15.0
 

@@ -17,9 +17,9 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from ctibridge.config import Settings
+from ctibridge.identity.hmac_token import mint
+from ctibridge.service.assemble import Components
 from ctibridge.sim.gws import SimAgent
-from ctibridge.web.auth import mint
-from ctibridge.web.keys import Components
 
 TOKEN_SECRET = "web-test-token-secret-0123456789"
 AMI_SECRET = "web-test-ami-secret-4711"

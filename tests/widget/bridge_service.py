@@ -13,11 +13,10 @@ from pathlib import Path
 from aiohttp import web
 
 from ctibridge.config import Settings
+from ctibridge.identity.hmac_token import mint
+from ctibridge.service.assemble import Components, build
 from ctibridge.sim.gws import GwsSimulator
 from ctibridge.web.app import create_app
-from ctibridge.web.auth import mint
-from ctibridge.web.keys import Components
-from ctibridge.web.service import build
 
 HOST = "127.0.0.1"
 

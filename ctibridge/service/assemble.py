@@ -1,42 +1,53 @@
-"""``ctibridge run --config FILE``: build every component from the settings and serve until
-SIGINT/SIGTERM (aiohttp's runner turns both into a clean shutdown: cleanup contexts in reverse)."""
+"""One service instance assembled from the settings: store, hub, pipeline, owner/follower role,
+action executor, relay and metrics (``build``). ``ctibridge.web.serve`` serves it over HTTP."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
-import ssl
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from aiohttp import web
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.ami.operations import ChannelOperations
-from ctibridge.config import Settings, describe_errors
+from ctibridge.config import Settings
 from ctibridge.core.ami_parse import RawMessage
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
-from ctibridge.eventlog import EventLogWriter
 from ctibridge.gws.agents import GwsAgents
 from ctibridge.gws.settings import GwsAgent, GwsSettings
 from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Hub, Principal
-from ctibridge.pipeline import Pipeline
+from ctibridge.identity.hmac_token import HmacTokenVerifier, TokenVerifier
+from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.service.actions import ActionExecutor, SourceOperations
+from ctibridge.service.metrics import Metrics
+from ctibridge.service.pipeline import Pipeline
+from ctibridge.service.ratelimit import RateLimiter
+from ctibridge.service.relay import ActionRelay
+from ctibridge.service.role import Role, Sources
 from ctibridge.store import MemoryStore, RedisStore, StateStore
-from ctibridge.web.actions import ActionExecutor, SourceOperations
-from ctibridge.web.app import create_app, origin_allowed
-from ctibridge.web.auth import HmacTokenVerifier
-from ctibridge.web.keys import Components
-from ctibridge.web.metrics import Metrics
-from ctibridge.web.ratelimit import RateLimiter
-from ctibridge.web.relay import ActionRelay
-from ctibridge.web.role import Role, Sources
 
 log = logging.getLogger("ctibridge.service")
+
+
+@dataclass
+class Components:
+    """Built by ``ctibridge.service.assemble.build`` (tests build them around their own peers)."""
+
+    store: StateStore
+    hub: Hub
+    pipeline: Pipeline
+    role: Role
+    executor: ActionExecutor
+    verifier: TokenVerifier
+    metrics: Metrics
+    rate_limiter: RateLimiter
+    log_writer: EventLogWriter | None = None
+    relay: ActionRelay | None = None  # Redis mode: followers' actions go to the owner
 
 
 def correlator_settings(settings: Settings) -> CorrelatorSettings:
@@ -93,7 +104,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
 
     rate = settings.auth.rate_limit
     hub = Hub(store, authenticate=verifier.verify, on_action=on_action,
-              origin_allowed=lambda origin: origin_allowed(settings, origin),
+              origin_allowed=settings.auth.origin_allowed,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
               rate_burst=rate.burst)
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
@@ -115,33 +126,3 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
     return Components(store=store, hub=hub, pipeline=pipeline, role=role, executor=executor,
                       verifier=verifier, metrics=metrics, log_writer=log_writer, relay=relay,
                       rate_limiter=RateLimiter(rate.per_second, rate.burst))
-
-
-def ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    if settings.tls is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls.cert_file, settings.tls.key_file)
-    return context
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ctibridge run", description="run the bridge service")
-    parser.add_argument("--config", required=True, help="TOML configuration (see docs/config.example.toml)")
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.load(args.config)
-    except ValidationError as err:
-        print("\n".join(f"{args.config}: {line}" for line in describe_errors(err)), file=sys.stderr)
-        return 2
-    except OSError as err:
-        print(f"{args.config}: {err}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    async def make_app() -> web.Application:  # built inside the loop the service runs on
-        return create_app(settings, components=build(settings))
-
-    web.run_app(make_app(), host=settings.listen.host, port=settings.listen.port,
-                ssl_context=ssl_context(settings), print=None, shutdown_timeout=5.0)
-    return 0

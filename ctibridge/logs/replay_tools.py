@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from ctibridge.core.deltas import Delta
-from ctibridge.eventlog import Record
-from ctibridge.replay import ReplayResult
+from ctibridge.logs.eventlog import Record
+from ctibridge.logs.replay import ReplayResult
 
 BAR_WIDTH = 30
 

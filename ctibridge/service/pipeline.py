@@ -22,11 +22,11 @@ from ctibridge.core.correlator import Correlator, Repair
 from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
-from ctibridge.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.service.metrics import Metrics
 from ctibridge.store.port import StateStore
-from ctibridge.web.metrics import Metrics
 
-log = logging.getLogger("ctibridge.pipeline")
+log = logging.getLogger("ctibridge.service.pipeline")
 
 SUB_STATES = frozenset({"booted", "resync_begin", "resync_end"})  # steps of a connected AMI link
 

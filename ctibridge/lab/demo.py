@@ -32,6 +32,8 @@ from pydantic import SecretStr
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.config import Settings
+from ctibridge.identity.hmac_token import mint
+from ctibridge.service.assemble import Components, build
 from ctibridge.sim import lab_gateway
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator, SimAgent
@@ -39,9 +41,6 @@ from ctibridge.sim.runner import ScenarioRunner
 from ctibridge.sim.scenario import Scenario, bundled_scenarios
 from ctibridge.web import pages
 from ctibridge.web.app import create_app
-from ctibridge.web.auth import mint
-from ctibridge.web.keys import Components
-from ctibridge.web.service import build
 
 SIM_DNS = ("5001", "5002")
 HOST = "127.0.0.1"

@@ -2,22 +2,19 @@
 
 ``replay(records)`` feeds every inbound record through the same parsers and the same correlator
 the service uses, letting time pass (``tick``) at each record's time, and returns the deltas.
-``ctibridge replay FILE...`` prints the unified-state timeline (or ``--json`` deltas).
+``ctibridge replay FILE...`` (``ctibridge.logs.replay_command``) prints the result.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
-from ctibridge.core.correlator import Correlator, CorrelatorSettings
+from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
-from ctibridge.eventlog import Record, merge, read_records, to_event
+from ctibridge.logs.eventlog import Record, to_event
 
 
 @dataclass(slots=True)
@@ -62,42 +59,6 @@ def describe(delta: Delta, t0: float) -> str:
     return (f"+{delta.t - t0:8.3f}s  dn {delta.dn:<6} #{delta.seq:<4} {delta.op.value:<8} {call['id']:<10} "
             f"{call['state']:<12} {' '.join(sides):<28} sync {sync_text:<24} {call['direction']:<8} {who}"
             + (f"  uuid {call['call_uuid']}" if call.get("call_uuid") else ""))
-
-
-def main(argv: list[str]) -> int:
-    # Imported here: they build on this module's ReplayResult.
-    from ctibridge.replay_tools import (
-        paced,
-        parse_speed,
-        print_summary,
-        select_deltas,
-        summarize,
-        with_progress,
-    )
-    from ctibridge.timeline import render_timeline
-
-    parser = argparse.ArgumentParser(prog="ctibridge replay", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path, help="event logs (.jsonl) or raw AMI captures")
-    parser.add_argument("--json", action="store_true", help="print deltas as JSON lines")
-    parser.add_argument("--dn", action="append", help="show only these DNs")
-    parser.add_argument("--call", action="append", help="show only these call ids")
-    parser.add_argument("--speed", type=parse_speed, default=None,
-                        help="10 = ten times real time; max (default)")
-    parser.add_argument("--summary", action="store_true", help="print calls, scenarios, divergences, errors")
-    parser.add_argument("--timeline", type=Path, help="write the calls' HTML ladders to this file")
-    parser.add_argument("--trunk", action="append", help="trunk endpoint names (default: genesys)")
-    parser.add_argument("--settle", type=float, default=5.0, help="seconds to let pass at the end")
-    args = parser.parse_args(argv)
-    settings = CorrelatorSettings(trunk_endpoints=frozenset(args.trunk or ["genesys"]))
-    records = merge(read_records(f) for f in args.files)
-    result = replay(paced(with_progress(records), args.speed), Correlator(settings), args.settle)
-    shown = select_deltas(result.deltas, dns=args.dn, calls=args.call)
-    print_timeline(result, shown, sys.stdout, as_json=args.json)
-    if args.timeline:
-        args.timeline.write_text(render_timeline(records, shown), encoding="utf-8")
-    if args.summary:
-        print_summary(summarize(result, shown), sys.stdout)
-    return 0
 
 
 def print_timeline(result: ReplayResult, shown: list[Delta], out: TextIO, *, as_json: bool = False) -> None:

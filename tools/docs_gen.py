@@ -1,7 +1,7 @@
 """Writes docs/configuration.md from the settings model (``ctibridge.config.Settings``).
 
-    python -m ctibridge.docs_gen            # rewrite docs/configuration.md
-    python -m ctibridge.docs_gen --check    # exit 1 when the file is not current
+    python -m tools.docs_gen            # rewrite docs/configuration.md
+    python -m tools.docs_gen --check    # exit 1 when the file is not current
 
 Each key's meaning is its ``Field(description=...)`` or else the comment beside it in
 docs/config.example.toml, so the example file and this reference never say different things.
@@ -30,7 +30,7 @@ EXAMPLE = ROOT / "docs" / "config.example.toml"
 
 HEADER = """# Configuration reference
 
-Generated from `ctibridge/config.py` (`Settings`) by `python -m ctibridge.docs_gen`;
+Generated from `ctibridge/config.py` (`Settings`) by `python -m tools.docs_gen`;
 `tests/docs/test_configuration_doc.py` keeps it current. Annotated example:
 [config.example.toml](config.example.toml). Validate a file with `ctibridge check-config FILE`.
 
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = TARGET.exists() and TARGET.read_text(encoding="utf-8") == text
         if not current:
-            print(f"{TARGET} is not current: run python -m ctibridge.docs_gen", file=sys.stderr)
+            print(f"{TARGET} is not current: run python -m tools.docs_gen", file=sys.stderr)
         return 0 if current else 1
     TARGET.write_text(text, encoding="utf-8")
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.core.ami_parse import LINK_KEY, RawMessage
-from ctibridge.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter
 
 # FullyBooted and Shutdown are in the AMI stream itself and parse into AmiLink on replay:
 # a meta record for them would make replay see each twice.

@@ -20,15 +20,15 @@ from ctibridge.ami.operations import ChannelOperations
 from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, plan
 from ctibridge.core.correlator import Repair
 from ctibridge.core.deltas import Delta, Op
-from ctibridge.eventlog import EventLogWriter
 from ctibridge.gws.dialects import OperationParams
 from ctibridge.gws.errors import GwsOperationError
 from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Principal
-from ctibridge.pipeline import Pipeline
-from ctibridge.web.metrics import Metrics
-from ctibridge.web.relay import ActionRelay
-from ctibridge.web.role import Sources
+from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.service.metrics import Metrics
+from ctibridge.service.pipeline import Pipeline
+from ctibridge.service.relay import ActionRelay
+from ctibridge.service.role import Sources
 
 log = logging.getLogger("ctibridge.actions")
 

@@ -22,7 +22,7 @@ from ctibridge.ami.client import AmiClient
 from ctibridge.ami.operations import ChannelOperations
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
 from ctibridge.gws.agents import GwsAgents
-from ctibridge.pipeline import Pipeline
+from ctibridge.service.pipeline import Pipeline
 from ctibridge.store import StateStore, ownership_changes
 
 log = logging.getLogger("ctibridge.role")

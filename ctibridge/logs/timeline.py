@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctibridge.core.deltas import Delta
-from ctibridge.eventlog import Record
+from ctibridge.logs.eventlog import Record
 
 LANES = ("genesys", "asterisk", "bridge", "widget")
 LANE_TITLES = {

@@ -1,0 +1,1 @@
+"""Who is on the other end of a widget socket: the verifiers that turn a credential into a Principal."""

@@ -1,0 +1,1 @@
+"""The event log: its JSON Lines format, replay through the core, timelines, and recording."""
