@@ -2,7 +2,7 @@
 # Installs what the widget and its browser tests need, outside the tests (they have no network):
 #  * Debian's Chromium (/usr/bin/chromium, driven by Playwright's Python package; no browser
 #    download) and Node.js/npm, from Debian's packages when missing;
-#  * sip.js 0.21.2 from widget/package-lock.json into widget/node_modules (served at
+#  * sip.js 0.21.2 from ctibridge/widget/package-lock.json into ctibridge/widget/node_modules (served at
 #    /widget/vendor/sip.js/).
 # Idempotent: each step is skipped when already in place.
 set -eu
@@ -15,7 +15,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 fi
 
-cd "$(dirname "$0")/../widget"
+cd "$(dirname "$0")/../ctibridge/widget"
 if [ -f node_modules/sip.js/package.json ] && grep -q '"version": "0.21.2"' node_modules/sip.js/package.json; then
     echo "install-widget: chromium, npm and sip.js 0.21.2 in place"
     exit 0

@@ -16,7 +16,7 @@ from ctibridge.service.assemble import Components
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.routes import Handler, add_routes, bearer_token, error
 
-REPO_WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
 
@@ -76,7 +76,7 @@ async def _close_widgets(app: web.Application) -> None:
     await app[COMPONENTS].hub.aclose()
 
 
-def create_app(settings: Settings, *, components: Components, widget_dir: Path | None = REPO_WIDGET_DIR
+def create_app(settings: Settings, *, components: Components, widget_dir: Path | None = WIDGET_DIR
                ) -> web.Application:
     app = web.Application(client_max_size=settings.auth.max_request_bytes, middlewares=[api_guard])
     app[SETTINGS] = settings

@@ -118,7 +118,7 @@ def test_ports_agree_with_the_configs(compose: dict[str, Any]) -> None:
 
 
 def test_nginx_serves_what_the_widget_asks_for() -> None:
-    config = (ROOT / "widget" / "config.js").read_text()
+    config = (ROOT / "ctibridge" / "widget" / "config.js").read_text()
     bridge_url = re.search(r'bridgeUrl: "([^"]+)"', config)
     asterisk_url = re.search(r'asteriskUrl: "([^"]+)"', config)
     assert bridge_url and asterisk_url

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ctibridge.hub.protocol import CallView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "ctibridge" / "widget"
 SIPJS_DIR = WIDGET_DIR / "node_modules" / "sip.js" / "lib"
 
 
