@@ -26,7 +26,7 @@ SIPJS_DIR = WIDGET_DIR / "node_modules" / "sip.js" / "lib"
 # The policy of docs/widget-deploy.md, loosened only to this test's loopback hosts: every browser
 # test also proves the widget needs no inline script, style or eval.
 WIDGET_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-              "connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'self' http://localhost:*")
+              "connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'self' http://localhost:* http://127.0.0.1:*")
 
 
 @web.middleware
