@@ -74,6 +74,10 @@ class Bridge:
             self.runner = None
 
     def widget_url(self, dn: str, **params: str) -> str:
-        token = mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())
+        """The standalone widget's URL: a DN hint and display options, never a secret."""
         query = "".join(f"&{k}={v}" for k, v in params.items())
-        return f"http://{HOST}:{self.port}/widget/?dn={dn}&token={token}{query}"
+        return f"http://{HOST}:{self.port}/widget/?dn={dn}{query}"
+
+    def token(self, dn: str) -> str:
+        """An agent token for ``dn``, for the widget's sign-in field (``ctibridge token``)."""
+        return mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())

@@ -25,6 +25,7 @@ from ctibridge.sim.sipp import Sipp
 from .bridge_service import HOST, AmiLogin, Bridge, bridge_settings
 from .conftest import SCREENSHOTS, free_port
 from .test_phone import ASTERISK_WS, CALL_UUID, growing
+from .widget_server import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -56,8 +57,9 @@ async def bridge(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Bridge]
 async def test_answered_call_is_one_card_with_genesys_data_and_audio(
     page: Page, bridge: Bridge, asterisk: LabAsterisk, sipp: Sipp,
 ) -> None:
-    await page.goto(bridge.widget_url(DN, sipPassword=asterisk.settings.password(DN), asteriskUrl=ASTERISK_WS,
-                                      sipDomain="127.0.0.1", dataKeys="Segment,Language"))
+    await page.goto(bridge.widget_url(DN, asteriskUrl=ASTERISK_WS, sipDomain="127.0.0.1",
+                                      dataKeys="Segment,Language"))
+    await sign_in(page, bridge.token(DN))  # the bridge then sends the DN's SIP credentials
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
 
