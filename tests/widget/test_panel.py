@@ -24,13 +24,19 @@ pytestmark = pytest.mark.browser
 WIDGET = {"dn": "5001", "dataKeys": "Segment,AccountId"}
 
 
-async def open_live(page: Page, server: WidgetServer, calls: list[CallView], **params: str) -> PeerConnection:
-    """Load the widget, sign in, take its hello, answer with a snapshot of ``calls`` at seq 10 of epoch e1."""
+async def signed_in(page: Page, server: WidgetServer, token: str = "tok-5001",
+                    **params: str) -> PeerConnection:
+    """Load the widget, sign in with ``token``, take its hello (checked)."""
     await page.goto(server.url(**{**WIDGET, **params}))
-    await sign_in(page, "tok-5001")
+    await sign_in(page, token)
     conn = await server.peer.accept()
-    hello = await conn.recv_type("hello")
-    assert hello == hmac_hello("tok-5001")
+    assert await conn.recv_type("hello") == hmac_hello(token)
+    return conn
+
+
+async def open_live(page: Page, server: WidgetServer, calls: list[CallView], **params: str) -> PeerConnection:
+    """Signed in, answered with a snapshot of ``calls`` at seq 10 of epoch e1."""
+    conn = await signed_in(page, server, **params)
     await conn.send(SnapshotMessage(dn="5001", epoch="e1", seq=10, calls=calls))
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     return conn
@@ -162,10 +168,7 @@ async def test_sequence_gap_makes_the_client_resume(page: Page, widget_server: W
 async def test_refused_session_is_explained_and_not_retried(
     page: Page, widget_server: WidgetServer, code: int, reason: str, error: str, status: str,
 ) -> None:
-    await page.goto(widget_server.url(**WIDGET))
-    await sign_in(page, "tok-5001")
-    conn = await widget_server.peer.accept()
-    await conn.recv_type("hello")
+    conn = await signed_in(page, widget_server)
     await conn.close(code, reason)
     alert = page.locator(f'.alert[data-error="{error}"]')
     await expect(alert).to_contain_text(f"({code}")
@@ -175,10 +178,7 @@ async def test_refused_session_is_explained_and_not_retried(
 
 
 async def test_a_new_sign_in_after_a_refusal_connects_again(page: Page, widget_server: WidgetServer) -> None:
-    await page.goto(widget_server.url(**WIDGET))
-    await sign_in(page, "tok-old")
-    conn = await widget_server.peer.accept()
-    await conn.recv_type("hello")
+    conn = await signed_in(page, widget_server, "tok-old")
     await conn.close(4401, "expired")
     await expect(page.locator('.alert[data-error="token_expired"]')).to_be_visible()
     await sign_in(page, "tok-new")
@@ -187,10 +187,7 @@ async def test_a_new_sign_in_after_a_refusal_connects_again(page: Page, widget_s
 
 
 async def test_identity_unavailable_is_retried(page: Page, widget_server: WidgetServer) -> None:
-    await page.goto(widget_server.url(**WIDGET))
-    await sign_in(page, "tok-5001")
-    conn = await widget_server.peer.accept()
-    await conn.recv_type("hello")
+    conn = await signed_in(page, widget_server)
     await conn.close(4503, "identity_unavailable")
     await expect(page.locator('.alert[data-error="identity_unavailable"]')).to_be_visible()
     again = await widget_server.peer.accept()  # with backoff, same credential
