@@ -221,3 +221,11 @@ async def test_silent_bridge_is_left_for_a_new_connection(page: Page, widget_ser
     hello = await again.recv_type("hello")
     assert hello["since"] == {"epoch": "e1", "seq": 10}
     await expect(page.locator('article[data-call-id="5001-3"]')).to_be_visible()
+
+
+async def test_session_credential_sends_no_token(page: Page, widget_server: WidgetServer) -> None:
+    """Served under the GWS origin, the agent's session cookie on the upgrade is the credential."""
+    await page.goto(widget_server.url(dn="5001", credential="session"))
+    await expect(page.get_by_role("form", name="Sign in to the bridge")).to_be_hidden()
+    conn = await widget_server.peer.accept()
+    assert await conn.recv_type("hello") == {"type": "hello", "dn": "5001", "credential": {"kind": "session"}}
