@@ -128,3 +128,32 @@ async def test_service_client_api_round_trip_and_origin_check(
         "(ref) => window.wwe.host.trace.find((m) => m.referenceId === ref)", arg=ref)
     assert (await trace.json_value())["taken"] is False
     assert await other.evaluate("got") == []  # not even the frameId
+
+
+async def test_transfer_conference_and_hang_up_buttons(
+    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+) -> None:
+    probe_options(widget_server, gws)
+    await log_in(page, gws)
+    first = gws.call_ringing(DN, ani="+15550001000")
+    card = page.locator(f'li[data-call-id="{first}"]')
+    await card.get_by_role("button", name="Answer").click()
+    await expect(card).to_have_attribute("data-state", "Established")
+    await card.get_by_label("Destination").fill("5003")
+    await card.get_by_role("button", name="Transfer", exact=True).click()
+    await expect(card).to_have_count(0)
+
+    second = gws.call_ringing(DN, ani="+15550002000")
+    card = page.locator(f'li[data-call-id="{second}"]')
+    await card.get_by_role("button", name="Answer").click()
+    await card.get_by_label("Destination").fill("5004")
+    await card.get_by_role("button", name="Conference", exact=True).click()
+    consult = page.locator(f'li[data-call-id]:not([data-call-id="{second}"])')
+    await consult.get_by_role("button", name="Complete conference").click()
+    await expect(consult).to_have_count(0)
+    await expect(card).to_have_attribute("data-state", "Established")  # now a conference
+    await card.get_by_role("button", name="Hang up").click()
+    await expect(page.locator("li.interaction")).to_have_count(0)
+    assert [op.name for op in gws.operations] == [
+        "Answer", "SingleStepTransfer", "Answer", "InitiateConference", "CompleteConference", "Hangup"]
+    assert gws.operations[1].body["destination"] == {"phoneNumber": "5003"}
