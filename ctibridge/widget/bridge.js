@@ -93,6 +93,7 @@ export class BridgeClient extends EventTarget {
   #lastReceived = 0;
   #pending = new Map();
   #nextActionId = 1;
+  #stopped = false;
 
   constructor(config, credential) {
     super();
@@ -110,10 +111,12 @@ export class BridgeClient extends EventTarget {
   /** Connect for `dn` (from WWE's agent.get, or the configured hint). */
   start(dn = this.book.dn) {
     if (dn !== this.book.dn) this.book = new CallBook(dn);
+    this.#stopped = false;
     this.#connect();
   }
 
   stop() {
+    this.#stopped = true;
     clearTimeout(this.#retryTimer);
     this.#setStatus("stopped", "");
     this.#socket?.close(1000, "widget closed");
@@ -123,6 +126,7 @@ export class BridgeClient extends EventTarget {
   retry() {
     if (["unauthorized", "forbidden", "bad_hello", "no_credential", "stopped"].includes(this.status)) {
       this.#attempt = 0;
+      this.#stopped = false;
       this.#connect();
     }
   }
@@ -149,16 +153,19 @@ export class BridgeClient extends EventTarget {
 
   async #connect() {
     clearTimeout(this.#retryTimer);
-    this.#setStatus(this.book.epoch === null && this.#attempt === 0 ? "connecting" : "reconnecting",
-      this.detail);
     let credential;
     try {
       credential = await this.credential();
     } catch (error) {
+      // WWE may be slow or not ready yet: ask again later (a standalone widget starts only once signed in).
+      if (this.#stopped) return;
       this.#setStatus("no_credential", String(error?.message ?? error));
+      this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt++));
       return;
     }
-    if (this.status === "stopped") return;
+    if (this.#stopped) return;
+    this.#setStatus(this.book.epoch === null && this.#attempt === 0 ? "connecting" : "reconnecting",
+      this.detail);
     const socket = new WebSocket(this.config.bridgeUrl);
     this.#socket = socket;
     let opened = false;
@@ -199,7 +206,7 @@ export class BridgeClient extends EventTarget {
 
   #retry(why) {
     this.#stopTraffic("connection to the bridge lost before the result");
-    if (this.status === "stopped") return;
+    if (this.#stopped) return;
     this.#setStatus("reconnecting", why);
     this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt++));
   }
