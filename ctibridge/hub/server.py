@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, hdrs, web
 from pydantic import BaseModel
 
 from ctibridge.core.deltas import Delta
+from ctibridge.core.pacing import TokenBucket
 from ctibridge.hub.protocol import (
     ActionMessage,
     ActionResult,
@@ -93,21 +94,6 @@ class HubStats:
     actions: int = 0
 
 
-class _TokenBucket:
-    def __init__(self, per_second: float, burst: int) -> None:
-        self.per_second, self.burst = per_second, burst
-        self.tokens, self.at = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 @dataclass(eq=False)
 class _Client:
     ws: web.WebSocketResponse
@@ -115,7 +101,7 @@ class _Client:
     dn: str
     principal: Principal
     queue: asyncio.Queue[str | Delta]
-    bucket: _TokenBucket
+    bucket: TokenBucket
     last_seq: int = -1  # -1: snapshot/backlog not sent yet, queue holds what arrived meanwhile
     queued_seq: int = 0  # highest delta seq put in the queue: a second copy is not queued
     closing: bool = False
@@ -199,7 +185,7 @@ class Hub:
                 return ws
             hello, principal = admitted
             client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
-                             _TokenBucket(self.rate_per_second, self.rate_burst))
+                             TokenBucket.full(self.rate_per_second, self.rate_burst, time.monotonic()))
             self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
             try:
                 await self._start(client, hello)
@@ -273,7 +259,7 @@ class Hub:
         client.writer = asyncio.create_task(self._write(client))
         async for msg in client.ws:
             if msg.type is WSMsgType.TEXT:
-                if not client.bucket.take():
+                if not client.bucket.take(time.monotonic()):
                     self.stats.rate_limited += 1
                     await self._close(client, CLOSE_SLOW, "rate limit")
                     return

@@ -15,7 +15,8 @@ import pytest
 from conftest import Recorder
 from fixtures_services import free_port
 
-from ctibridge.gws.cometd import Backoff, CometdLink, LinkTimeouts
+from ctibridge.core.pacing import Backoff
+from ctibridge.gws.cometd import CometdLink, LinkTimeouts
 
 pytestmark = pytest.mark.faye
 

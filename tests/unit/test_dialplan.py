@@ -42,7 +42,8 @@ def test_no_template_spells_a_name_itself() -> None:
 
 def test_no_module_outside_the_home_spells_a_name() -> None:
     # Prose (docstrings, comments) may name them; a string literal in code may not.
-    literal = re.compile(r"""["'](?:__)?(%s)["'=]""" % "|".join(map(re.escape, NAMES)))
+    names = "|".join(map(re.escape, NAMES))
+    literal = re.compile(rf"""["'](?:__)?({names})["'=]""")
     offenders = [
         f"{path.relative_to(PACKAGE)}:{n}"
         for path in PACKAGE.rglob("*.py")
