@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ctibridge.ami.errors import AmiError
 from ctibridge.ami.operations import ChannelOperations
-from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, plan
+from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, operation_kind, plan
 from ctibridge.core.correlator import Repair
 from ctibridge.core.deltas import Delta, Op
 from ctibridge.gws.dialects import OperationParams
@@ -94,11 +94,6 @@ async def _run_ami(ops: ChannelOperations, step: AmiOp) -> None:
             await ops.dtmf(trunk or agent, step.digits)  # toward the customer when there is a trunk leg
         case _:
             raise ValueError(f"unknown AMI operation {step.kind!r}")
-
-
-def operation_kind(step: Step) -> str:
-    """The name the correlator knows a bridge-caused operation by: ``ami_hold``, ``gws_hangup``."""
-    return f"ami_{step.kind}" if isinstance(step, AmiOp) else f"gws_{step.operation.lower()}"
 
 
 class ActionExecutor:
