@@ -43,6 +43,7 @@ from ctibridge.ami.errors import (
     AmiTimeout,
 )
 from ctibridge.ami.protocol import FramedAmiProtocol
+from ctibridge.core import defaults
 from ctibridge.core.ami_parse import RawMessage
 from ctibridge.core.pacing import Backoff
 
@@ -64,12 +65,12 @@ class AmiSettings(BaseModel):
     port: int = 5038
     username: str
     secret: SecretStr
-    ping_interval: float = 5.0
-    ping_timeout: float = 2.0
-    action_timeout: float = 5.0
+    ping_interval: float = defaults.AMI_PING_INTERVAL_S
+    ping_timeout: float = defaults.AMI_PING_DEADLINE_S
+    action_timeout: float = defaults.STEP_TIMEOUT_S
     boot_timeout: float = 3.0  # wait this long for FullyBooted after login, then resync anyway
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_initial: float = defaults.RECONNECT_MIN_S
+    backoff_max: float = defaults.RECONNECT_MAX_S
 
 
 def registration_dn(uri: str) -> str:

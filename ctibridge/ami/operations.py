@@ -37,6 +37,7 @@ from collections.abc import Iterable
 
 from ctibridge.ami.client import AmiClient, Predicate
 from ctibridge.ami.errors import AmiActionError, AmiError, AmiTimeout
+from ctibridge.core import defaults
 from ctibridge.core.ami_parse import RawMessage
 from ctibridge.core.dialplan import HOLD_CONTEXT, HOLD_MUSIC_EXTEN, HOLD_PARK_EXTEN, TRANSFER_CONTEXT
 
@@ -129,7 +130,10 @@ class ChannelOperations:
     ``AmiActionError`` (refused or contradicted, with the reason) / ``AmiTimeout`` (no proof)."""
 
     def __init__(
-        self, client: AmiClient, confirm_timeout_s: float = 5.0, consult_timeout_s: float = 8.0
+        self,
+        client: AmiClient,
+        confirm_timeout_s: float = defaults.STEP_TIMEOUT_S,
+        consult_timeout_s: float = 8.0,
     ) -> None:
         self.client = client
         self.confirm_timeout_s = confirm_timeout_s

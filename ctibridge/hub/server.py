@@ -35,6 +35,7 @@ from typing import Protocol
 from aiohttp import WSMsgType, hdrs, web
 from pydantic import BaseModel
 
+from ctibridge.core import defaults
 from ctibridge.core.deltas import Delta
 from ctibridge.core.pacing import TokenBucket
 from ctibridge.hub.protocol import (
@@ -114,7 +115,9 @@ class Hub:
     def __init__(self, store: StateStore, *, authenticate: Authenticate,
                  origin_allowed: Callable[[str | None], bool], on_action: OnAction,
                  heartbeat: float = 15.0, hello_timeout: float = 5.0, send_queue: int = 256,
-                 max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20) -> None:
+                 max_msg_size: int = defaults.MAX_FRAME_BYTES,
+                 rate_per_second: float = defaults.RATE_PER_SECOND,
+                 rate_burst: int = defaults.RATE_BURST) -> None:
         self.store = store
         self.authenticate = authenticate
         self.origin_allowed = origin_allowed

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from ctibridge.ami.errors import AmiError
 from ctibridge.ami.operations import ChannelOperations
+from ctibridge.core import defaults
 from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, operation_kind, plan
 from ctibridge.core.correlator import Repair
 from ctibridge.core.deltas import Delta, Op
@@ -107,8 +108,8 @@ class ActionExecutor:
         relay: ActionRelay | None = None,
         clock: Callable[[], float] = time.time,
         control: str = "auto",
-        step_timeout_s: float = 5.0,
-        confirm_timeout_s: float = 8.0,
+        step_timeout_s: float = defaults.STEP_TIMEOUT_S,
+        confirm_timeout_s: float = defaults.CONFIRM_TIMEOUT_S,
     ) -> None:
         self.pipeline, self.run_step = pipeline, run_step
         self.metrics, self.is_owner, self.relay = metrics, is_owner, relay
