@@ -83,22 +83,22 @@ def retrieve_action(trunk: str, agent: str) -> Action:
     }
 
 
-def blind_transfer_action(agent: str, destination: str) -> Action:
+def _transfer_action(name: str, agent: str, destination: str) -> Action:
+    """``name`` (BlindTransfer or Atxfer) of the agent's call to ``destination`` in the transfer context."""
     return {
-        "Action": "BlindTransfer",
+        "Action": name,
         "Channel": _checked(_CHANNEL, agent, "channel"),
         "Context": TRANSFER_CONTEXT,
         "Exten": _checked(_DESTINATION, destination, "destination"),
     }
+
+
+def blind_transfer_action(agent: str, destination: str) -> Action:
+    return _transfer_action("BlindTransfer", agent, destination)
 
 
 def consult_transfer_action(agent: str, destination: str) -> Action:
-    return {
-        "Action": "Atxfer",
-        "Channel": _checked(_CHANNEL, agent, "channel"),
-        "Context": TRANSFER_CONTEXT,
-        "Exten": _checked(_DESTINATION, destination, "destination"),
-    }
+    return _transfer_action("Atxfer", agent, destination)
 
 
 def cancel_transfer_action(agent: str) -> Action:
