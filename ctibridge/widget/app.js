@@ -6,7 +6,7 @@ import { loadConfig, secretsInUrl } from "./config.js";
 import { Panel } from "./panel.js";
 import { Phone } from "./phone.js";
 import { renderStatus } from "./status.js";
-import { agentDn, WWE_COMMANDS, WweClient } from "./wwe.js";
+import { agentDn, tokenKind, WWE_COMMANDS, WweClient } from "./wwe.js";
 
 const WWE_EVENTS = ["agent", "interaction", "media", "system"];
 
@@ -28,7 +28,7 @@ async function credential() {
   if (wwe.embedded) {
     const token = (await wwe.request("auth.getJwtToken")).result;
     if (typeof token !== "string" || !token) throw new Error("Workspace gave no sign-in token");
-    return { kind: "jwt", token };
+    return { kind: tokenKind(token), token };
   }
   if (!signInToken) throw new Error("paste your agent token to sign in");
   return { kind: "hmac", token: signInToken };

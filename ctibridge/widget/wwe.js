@@ -77,6 +77,15 @@ export class WweClient {
   }
 }
 
+/**
+ * The credential kind of a token an embedding page gave for `auth.getJwtToken`: a JWT has three
+ * dot-separated parts; a bridge-minted agent token (`ctibridge token`) has two. So a page that is
+ * not WWE (an operator desk) can hand the widget an agent token through the same API.
+ */
+export function tokenKind(token) {
+  return token.split(".").length === 2 ? "hmac" : "jwt";
+}
+
 /** The agent's DN in an agent.get answer (`result.dn`), or "" when WWE did not give one. */
 export function agentDn(answer) {
   const dn = answer?.result?.dn;
