@@ -38,7 +38,7 @@ async def widget_in_wwe(
     gws.wwe_options = options
     await log_in(page, gws)
     widget = page.frame_locator('iframe[title="Phone"]')
-    conn = await widget_server.peer.accept()
+    conn = await widget_server.peer.accept(within=20.0)  # the frame loads SIP.js's ~70 modules first
     hello = await conn.recv_type("hello")
     jwt = gws.issued[f"agent{DN}"]
     assert hello == {"type": "hello", "dn": DN, "credential": {"kind": "jwt", "token": jwt}}
