@@ -60,7 +60,10 @@ const handlers = {
     return { userName: user.userName, firstName: user.firstName, lastName: user.lastName, dn: agent.dn,
       state: agent.state };
   },
-  "agent.getState": async () => (loggedIn(), agent.state),
+  "agent.getState": async () => {
+    loggedIn();
+    return agent.state;
+  },
   "agent.getStateList": async () => ["Ready", "NotReady"],
   "agent.setState": async ([state]) => {
     loggedIn();
@@ -68,7 +71,10 @@ const handlers = {
     await gws.setAgentState(name);
     return name;
   },
-  "interaction.getInteractions": async () => (loggedIn(), [...calls.values()].map(interactionOf)),
+  "interaction.getInteractions": async () => {
+    loggedIn();
+    return [...calls.values()].map(interactionOf);
+  },
   "interaction.getByInteractionId": async ([id]) => interactionOf(knownCall(id)),
   "voice.answer": operation("Answer"),
   "voice.hold": operation("Hold"),
@@ -84,7 +90,10 @@ const handlers = {
     await gws.dial(destination, userData);
     return destination;
   },
-  "auth.getJwtToken": async () => (loggedIn(), gws.jwt()),
+  "auth.getJwtToken": async () => {
+    loggedIn();
+    return gws.jwt();
+  },
   "system.getAllowedServices": async () => Object.keys(handlers),
 };
 
