@@ -189,7 +189,59 @@ class RateLimit(Section):
     burst: int = Field(default=20, ge=1)
 
 
+CredentialKind = Literal["hmac", "jwt", "session"]
+
+
+class JwtAuth(Section):
+    """WWE-issued JWTs (``auth.getJwtToken``), checked against the issuer's JWKS."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: AnyHttpUrl
+    algorithms: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]] = ["RS256"]
+    leeway_s: float = Field(default=30.0, ge=0, le=300)  # clock skew allowed on exp/iat/nbf
+    dn_claim: str = "dn"
+    jwks_refresh_s: float = Field(default=300.0, gt=0)  # cached keys are refetched this often
+    jwks_min_refetch_s: float = Field(default=30.0, ge=0)  # unknown kid: at most one refetch per this
+    timeout_s: float = Field(default=5.0, gt=0)
+    bearer_for_gws: bool = False  # gws.follow = "session": the JWT is also the agent's GWS bearer
+
+
+class SessionAuth(Section):
+    """The agent's GWS session cookie on the ``/ws`` upgrade, checked with GWS ``GET /api/v2/me``."""
+
+    cookie_name: str = "JSESSIONID"
+    base_url: AnyHttpUrl | None = None  # default: gws.base_url
+    cache_s: float = Field(default=30.0, ge=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class SipCredentials(Section):
+    """What the bridge sends a verified widget for its phone: the DN's SIP password, derived from
+    the gateway's WebRTC secret (``ctibridge asterisk-config --webrtc-secret-file``)."""
+
+    webrtc_secret: SecretStr | None = None
+    webrtc_secret_file: FilePath | None = None
+    ws_servers: list[str] | None = None  # null: the widget's configured default
+    realm: str | None = None
+
+    @model_validator(mode="after")
+    def _secret(self) -> Self:
+        object.__setattr__(self, "webrtc_secret",
+                           _resolve_secret(self.webrtc_secret, self.webrtc_secret_file, "webrtc_secret"))
+        return self
+
+    @property
+    def secret_value(self) -> str:
+        assert self.webrtc_secret is not None  # resolved by the validator
+        return self.webrtc_secret.get_secret_value()
+
+
 class Auth(Section):
+    verifiers: list[CredentialKind] = Field(default=["hmac"], min_length=1)
+    jwt: JwtAuth | None = None
+    session: SessionAuth = SessionAuth()
+    sip: SipCredentials | None = None
     token_secret: SecretStr | None = None
     token_secret_file: FilePath | None = None
     token_ttl_s: int = Field(default=8 * 3600, ge=60)
@@ -205,6 +257,10 @@ class Auth(Section):
 
     @model_validator(mode="after")
     def _secret(self) -> Self:
+        if "jwt" in self.verifiers and self.jwt is None:
+            raise ValueError("auth.verifiers has jwt: give the [auth.jwt] section")
+        if "hmac" not in self.verifiers and self.token_secret is None and self.token_secret_file is None:
+            return self  # no bridge-minted tokens at all
         secret = _resolve_secret(self.token_secret, self.token_secret_file, "token_secret")
         if len(secret.get_secret_value()) < 16:
             raise ValueError("token_secret must be at least 16 characters")
@@ -213,7 +269,8 @@ class Auth(Section):
 
     @property
     def secret_bytes(self) -> bytes:
-        assert self.token_secret is not None  # resolved by the validator
+        if self.token_secret is None:
+            raise ValueError("auth.token_secret is not set (no hmac tokens on this bridge)")
         return self.token_secret.get_secret_value().encode()
 
 

@@ -40,6 +40,11 @@ class Metrics:
         self.registry.register(_CountsByLabel(
             "ctibridge_divergences", "Calls that became diverged, by rule", "rule", counts))
 
+    def count_refusals_with(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Widget sign-ins refused, by reason (expired, wrong_issuer, ...), as the hub counts them."""
+        self.registry.register(_CountsByLabel(
+            "ctibridge_identity_refusals", "Widget sign-ins refused, by reason", "reason", counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

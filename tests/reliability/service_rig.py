@@ -48,7 +48,8 @@ class Rig:
     async def widget(self, agent: str, dn: str) -> aiohttp.ClientWebSocketResponse:
         """A widget past its hello (the snapshot read)."""
         ws = await self.http.ws_connect(self.url("/ws"), headers={"Origin": ORIGIN})
-        await ws.send_str(json.dumps({"type": "hello", "token": self.token(agent, dn), "dn": dn}))
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": {
+            "kind": "hmac", "token": self.token(agent, dn)}}))
         first = await ws.receive_json(timeout=WITHIN)
         assert first["type"] == "snapshot", first
         return ws
