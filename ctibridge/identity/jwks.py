@@ -60,6 +60,8 @@ class JwksCache:
             found = self._find(kid)
             if found is not None:
                 return found
+        if not self._reachable:  # the key may well exist: the issuer just cannot tell us now
+            raise Refused("identity_unavailable", "the issuer's JWKS cannot be fetched")
         raise Refused("bad_signature", f"no key {kid!r} in the issuer's JWKS")
 
     def _find(self, kid: str | None) -> jwt.PyJWK | None:
