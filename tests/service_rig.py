@@ -114,9 +114,8 @@ async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | Non
         data[name] = {**data.get(name, {}), **(values(gws) if callable(values) else values)}
     settings = Settings.model_validate(data)
     components = build(settings)
-    server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0,
-                        access_log_class=RedactedAccessLogger)
-    await server.start_server()
+    server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0)
+    await server.start_server(access_log_class=RedactedAccessLogger)
     http = aiohttp.ClientSession()
     rig = Rig(gws, ami, settings, components, server, http)
     try:
