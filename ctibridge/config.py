@@ -111,6 +111,10 @@ class GwsAgent(Section):
 class Gws(Section):
     base_url: AnyHttpUrl
     dialect: Literal["v2", "v3"] = "v2"
+    # password: the bridge signs in as each agent of ``agents`` (the lab); session: it follows an
+    # agent with the agent's own GWS session (cookie or bearer) while its widget is connected
+    follow: Literal["password", "session"] = "password"
+    linger_s: float = Field(default=60.0, ge=0)  # session: keep following this long after the widget left
     agents: list[GwsAgent] = []
 
     @model_validator(mode="after")
@@ -118,6 +122,8 @@ class Gws(Section):
         dns = [a.dn for a in self.agents]
         if len(dns) != len(set(dns)):
             raise ValueError("two agents share a dn")
+        if self.follow == "session" and self.agents:
+            raise ValueError("gws.follow = session holds no agent passwords: remove gws.agents")
         return self
 
 
@@ -293,6 +299,15 @@ class Settings(BaseSettings):
     store: Store = Store()
     auth: Auth
     log: Log = Log()
+
+    @model_validator(mode="after")
+    def _inherited_sessions(self) -> Self:
+        jwt = self.auth.jwt
+        if self.gws.follow == "session" and not (
+                "session" in self.auth.verifiers or (jwt is not None and jwt.bearer_for_gws)):
+            raise ValueError('gws.follow = "session" needs auth.verifiers with "session", or '
+                             "auth.jwt.bearer_for_gws: otherwise no widget hands the bridge a session")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -79,6 +79,7 @@ class Principal(Protocol):
 Authenticate = Callable[[HelloMessage, web.Request], Awaitable[Principal]]
 OnAction = Callable[[Principal, ActionMessage], Awaitable[ActionResult]]
 SipCredentials = Callable[[str], SipCredentialsMessage | None]
+OnPresence = Callable[[Principal, str, bool], Awaitable[None]]  # (who, dn, connected): admitted, then gone
 
 
 @dataclass
@@ -129,7 +130,8 @@ class _Client:
 class Hub:
     def __init__(self, store: StateStore, *, authenticate: Authenticate,
                  origin_allowed: Callable[[str | None], bool], on_action: OnAction,
-                 sip_credentials: SipCredentials | None = None, heartbeat: float = 15.0,
+                 sip_credentials: SipCredentials | None = None,
+                 on_presence: OnPresence | None = None, heartbeat: float = 15.0,
                  hello_timeout: float = 5.0, send_queue: int = 256,
                  max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20) -> None:
         self.store = store
@@ -137,6 +139,7 @@ class Hub:
         self.origin_allowed = origin_allowed
         self.on_action = on_action
         self.sip_credentials = sip_credentials
+        self.on_presence = on_presence
         self.heartbeat = heartbeat
         self.hello_timeout = hello_timeout
         self.send_queue = send_queue
@@ -206,6 +209,8 @@ class Hub:
             client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
                              _TokenBucket(self.rate_per_second, self.rate_burst))
             self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
+            if self.on_presence is not None:
+                await self.on_presence(principal, hello.dn, True)
             try:
                 await self._start(client, hello)
             except StoreUnavailable:
@@ -219,6 +224,8 @@ class Hub:
             await ws.close(code=1011, message=b"internal error")
         finally:
             if client is not None:
+                if self.on_presence is not None:  # first: the handler may be cancelled in _forget
+                    await self.on_presence(client.principal, client.dn, False)
                 await self._forget(client)
         return ws
 

@@ -24,6 +24,7 @@ from ctibridge.hub.server import Hub, Principal
 from ctibridge.identity.verifiers import Verifiers
 from ctibridge.logs.eventlog import EventLogWriter
 from ctibridge.service.actions import ActionExecutor, SourceOperations
+from ctibridge.service.following import SessionFollowing
 from ctibridge.service.identity import hello_checker, phone_logins, verifiers
 from ctibridge.service.metrics import Metrics
 from ctibridge.service.pipeline import Pipeline
@@ -82,7 +83,7 @@ def source_factory(settings: Settings, clock: Callable[[], float],
         ami = AmiClient(ami_settings, pipeline.feed_ami, pipeline.feed_ami_link,
                         on_sent=log_sent if log_writer is not None else None, clock=clock)
         gws = (GwsAgents(gws_settings, on_message=pipeline.feed_gws, on_link=pipeline.feed_gws_link,
-                         clock=clock) if gws_settings.agents else None)
+                         clock=clock) if gws_settings.agents or settings.gws.follow == "session" else None)
         return Sources(ami=ami, gws=gws, channel_ops=ChannelOperations(
             ami, confirm_timeout_s=settings.actions.step_timeout_s))
 
@@ -104,8 +105,10 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
         return await executor.execute(agent, msg)
 
     rate = settings.auth.rate_limit
+    following = SessionFollowing(lambda: role.sources.gws, settings.gws.linger_s)
     hub = Hub(store, authenticate=hello_checker(verifier), on_action=on_action,
               origin_allowed=settings.auth.origin_allowed, sip_credentials=phone_logins(settings),
+              on_presence=following.presence if settings.gws.follow == "session" else None,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
               rate_burst=rate.burst)
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
