@@ -217,7 +217,7 @@ class SessionAuth(Section):
     """The agent's GWS session cookie on the ``/ws`` upgrade, checked with GWS ``GET /api/v2/me``."""
 
     cookie_name: str = "JSESSIONID"
-    base_url: AnyHttpUrl | None = None  # default: gws.base_url
+    base_url: AnyHttpUrl | None = Field(default=None, description="where to check it (default: gws.base_url)")
     cache_s: float = Field(default=30.0, ge=0)
     timeout_s: float = Field(default=5.0, gt=0)
 
@@ -228,8 +228,9 @@ class SipCredentials(Section):
 
     webrtc_secret: SecretStr | None = None
     webrtc_secret_file: FilePath | None = None
-    ws_servers: list[str] | None = None  # null: the widget's configured default
-    realm: str | None = None
+    ws_servers: list[str] | None = Field(
+        default=None, description="the phone's WebSocket servers (default: the widget's own)")
+    realm: str | None = Field(default=None, description="SIP realm (default: any)")
 
     @model_validator(mode="after")
     def _secret(self) -> Self:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import WEBRTC_SECRET, admitted, identity_auth, refusal
+from fixtures_identity import WEBRTC_SECRET, identity_auth
+from identity_rig import admitted, refusal
 from service_rig import AGENTS, Rig, running_service
 
 from ctibridge.gateway.settings import webrtc_password
@@ -19,7 +20,8 @@ def jwt(token: str) -> dict[str, str]:
     return {"kind": "jwt", "token": token}
 
 
-async def test_wwe_jwt_admits_the_agent_and_hands_its_phone_the_sip_login(rig: Rig) -> None:
+async def test_wwe_jwt_admits_the_agent_and_hands_its_phone_the_sip_login(identity_bridge: Rig) -> None:
+    rig = identity_bridge
     token = await rig.wwe_jwt(await rig.sign_in(AGENT1))
     frames = await admitted(await rig.hello("5001", jwt(token)))
     assert [f["type"] for f in frames] == ["sip_credentials", "snapshot"]
@@ -29,7 +31,8 @@ async def test_wwe_jwt_admits_the_agent_and_hands_its_phone_the_sip_login(rig: R
     assert rig.components.hub.stats.refusals == {}
 
 
-async def test_each_bad_jwt_has_its_own_refusal(rig: Rig) -> None:
+async def test_each_bad_jwt_has_its_own_refusal(identity_bridge: Rig) -> None:
+    rig = identity_bridge
     issuer = rig.gws.issuer
     long_ago = time.time() - 3600
     cases = [
@@ -50,12 +53,14 @@ async def test_each_bad_jwt_has_its_own_refusal(rig: Rig) -> None:
     assert 'ctibridge_identity_refusals_total{reason="wrong_audience"} 1.0' in metrics
 
 
-async def test_a_dn_that_is_not_the_agents_is_refused_4403(rig: Rig) -> None:
+async def test_a_dn_that_is_not_the_agents_is_refused_4403(identity_bridge: Rig) -> None:
+    rig = identity_bridge
     token = await rig.wwe_jwt(await rig.sign_in(AGENT1))
     assert await refusal(await rig.hello(AGENT2.dn, jwt(token))) == (4403, "dn_not_allowed")
 
 
-async def test_a_hello_replayed_from_another_origin_is_refused_before_it_is_read(rig: Rig) -> None:
+async def test_a_hello_replayed_from_another_origin_is_refused_unread(identity_bridge: Rig) -> None:
+    rig = identity_bridge
     token = await rig.wwe_jwt(await rig.sign_in(AGENT1))
     fetches = rig.components.verifier.jwt.jwks.stats.fetches  # type: ignore[union-attr]
     for origin in ("https://evil.example", "http://wwe.test.evil.example"):
@@ -65,7 +70,7 @@ async def test_a_hello_replayed_from_another_origin_is_refused_before_it_is_read
     assert rig.components.verifier.jwt.jwks.stats.fetches == fetches  # type: ignore[union-attr]
 
 
-async def test_an_unreachable_jwks_is_4503_and_counted(rig: Rig) -> None:
+async def test_an_unreachable_jwks_is_4503_and_counted() -> None:
     async with running_service(auth=identity_auth(jwks_url="http://127.0.0.1:9/jwks"),
                                wait_ready=False) as broken:
         token = await broken.wwe_jwt(await broken.sign_in(AGENT1))
@@ -74,7 +79,8 @@ async def test_an_unreachable_jwks_is_4503_and_counted(rig: Rig) -> None:
         assert broken.components.verifier.jwt.jwks.stats.failures == 1  # type: ignore[union-attr]
 
 
-async def test_rest_api_takes_the_jwt_as_bearer_only_in_the_header(rig: Rig) -> None:
+async def test_rest_api_takes_the_jwt_as_bearer_only_in_the_header(identity_bridge: Rig) -> None:
+    rig = identity_bridge
     token = await rig.wwe_jwt(await rig.sign_in(AGENT1))
     async with rig.http.get(rig.url("/api/calls"), headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status == 200

@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import admitted, identity_auth
+from fixtures_identity import identity_auth
+from identity_rig import admitted
 from service_rig import AGENTS, WITHIN, Rig, running_service
 
 from ctibridge.config import Settings
