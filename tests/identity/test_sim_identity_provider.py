@@ -72,3 +72,21 @@ async def test_bearer_jwt_opens_a_gws_session(sim: GwsSimulator) -> None:
         forged = {"Authorization": f"Bearer {sim.issuer.issue(AGENT, aud='other')}"}
         async with http.get(sim.base_url + "/api/v2/me", headers=forged) as r:
             assert r.status == 401
+
+
+async def test_a_wwe_stand_in_page_may_fetch_tokens_from_the_browser(sim: GwsSimulator,
+                                                                     http: aiohttp.ClientSession) -> None:
+    page, stranger = "http://127.0.0.1:4711", "http://evil.test"
+    sim.issuer.page_origins.add(page)
+    preflight = {"Origin": page, "Access-Control-Request-Method": "POST"}
+    async with http.options(sim.base_url + SIGN_IN, headers=preflight) as r:
+        assert r.status == 204 and r.headers["Access-Control-Allow-Origin"] == page
+    await http.post(sim.base_url + SIGN_IN, data={"username": "agent1", "password": AGENT.password},
+                    headers={"Origin": page})
+    async with http.get(sim.base_url + "/auth/v3/jwt", headers={"Origin": page}) as r:
+        assert r.status == 200 and r.headers["Access-Control-Allow-Credentials"] == "true"
+        assert r.headers["Access-Control-Allow-Origin"] == page
+    async with http.get(sim.base_url + "/auth/v3/jwt", headers={"Origin": stranger}) as r:
+        assert "Access-Control-Allow-Origin" not in r.headers  # the browser hides the answer
+    async with http.get(sim.base_url + "/api/v2/me", headers={"Origin": page}) as r:
+        assert "Access-Control-Allow-Origin" not in r.headers  # only the sign-in endpoints

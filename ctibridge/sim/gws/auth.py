@@ -9,6 +9,9 @@
 * A bearer JWT of this issuer opens a session too (``GET /api/v2/me`` with ``Authorization:
   Bearer``), as GWS accepts the tokens of its own authentication service.
 
+Pages of the origins in ``sim.issuer.page_origins`` (a WWE stand-in) may call the ``/auth/v3``
+endpoints from the browser, with the session cookie (CORS with credentials).
+
 ``bridge_jwt_section(sim)`` is the bridge's ``[auth.jwt]`` configuration for this issuer.
 """
 
@@ -39,6 +42,7 @@ class TokenIssuer:
     audience: str = DEFAULT_AUDIENCE
     ttl_s: int = 600
     issuer: str = ""  # set when the simulator knows its URL
+    page_origins: set[str] = field(default_factory=set)  # browser pages allowed to call /auth/v3
     _keys: list[tuple[str, rsa.RSAPrivateKey]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -108,6 +112,27 @@ def add_routes(router: web.UrlDispatcher, sim: GwsSimulator) -> None:
     router.add_post(ISSUER_PATH + "/sign-in", sign_in, name="sign_in")
     router.add_get(ISSUER_PATH + "/jwt", token, name="jwt")
     router.add_get(ISSUER_PATH + "/jwks", jwks, name="jwks")
+
+
+def page_cors(sim: GwsSimulator) -> Any:
+    """CORS for the ``/auth/v3`` endpoints, for the pages of ``sim.issuer.page_origins`` only."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin", "")
+        allowed = request.path.startswith(ISSUER_PATH) and origin in sim.issuer.page_origins
+        if allowed and request.method == "OPTIONS":
+            response: web.StreamResponse = web.Response(status=204, headers={
+                "Access-Control-Allow-Methods": "GET, POST", "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600"})
+        else:
+            response = await handler(request)
+        if allowed:
+            response.headers.update({"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                                     "Access-Control-Allow-Credentials": "true"})
+        return response
+
+    return middleware
 
 
 def set_session_cookie(response: web.StreamResponse, cookie: str) -> None:

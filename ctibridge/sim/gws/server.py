@@ -90,7 +90,7 @@ class GwsSimulator:
     # ------------------------------------------------------------------ life
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._fault_middleware])
+        app = web.Application(middlewares=[auth.page_cors(self), self._fault_middleware])
         auth.add_routes(app.router, self)
         rest_v2.add_routes(app.router, self)
         workspace_v3.add_routes(app.router, self)
