@@ -101,7 +101,8 @@ def in_process_hold_ms(calls: int) -> list[float]:
 async def _agent(url: str, dn: str, rounds: int, results: list[tuple[str, float, float, str]]) -> None:
     token = mint(SECRET.encode(), f"agent{dn}", [dn], 3600, time.time())
     async with aiohttp.ClientSession() as session, session.ws_connect(url, headers={"Origin": ORIGIN}) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "token": token, "dn": dn}))
+        credential = {"kind": "hmac", "token": token}
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": credential}))
         call: dict[str, Any] = {}
         pending: dict[str, tuple[str, float]] = {}
         done = 0
