@@ -200,7 +200,7 @@ class Hub:
         try:
             origin = request.headers.get(hdrs.ORIGIN)
             if not self.origin_allowed(origin):  # closed before a frame is read: nothing is replayed
-                await self._refuse(ws, request, Refused("origin_not_allowed", f"origin {origin}"), "")
+                await self._refuse(ws, request, Refused("origin_not_allowed", f"origin {origin!r:.100}"), "")
                 return ws
             admitted = await self._admit(ws, request)
             if admitted is None:

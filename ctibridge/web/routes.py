@@ -92,7 +92,7 @@ async def agent_claims(request: web.Request) -> Identity:
 async def _calls_of(request: web.Request, claims: Identity) -> list[dict[str, object]]:
     store = request.app[COMPONENTS].store
     calls: list[dict[str, object]] = []
-    for dn in claims.dns:
+    for dn in sorted(claims.dns):  # a verified identity holds a set: one stable order
         calls += (await store.snapshot(dn))[1]
     return calls
 
