@@ -3,7 +3,8 @@
 * First use: fetch; if the issuer cannot be reached there is nothing to check with ->
   ``Refused("identity_unavailable")`` (4503, the widget retries).
 * Cached keys older than ``refresh_s`` are refetched; if that fails, the cached keys keep working
-  (a JWKS outage does not sign every agent out) and the failure is counted.
+  (a JWKS outage does not sign every agent out) and the failure is counted. Requests to the
+  issuer, answered or not, are at most one per ``min_refetch_s``.
 * A token signed with an unknown ``kid`` (the issuer rotated its keys) triggers one refetch, at
   most once per ``min_refetch_s``: a stream of tokens with made-up kids cannot make the bridge
   hammer the issuer. A kid still unknown afterwards is ``bad_signature``.
@@ -49,20 +50,26 @@ class JwksCache:
     async def key(self, kid: str | None) -> jwt.PyJWK:
         """The signing key named ``kid`` (a token without kid: the issuer's only key)."""
         now = self._monotonic()
-        if self._fetched_at is None or now - self._fetched_at >= self.refresh_s:
+        stale = self._fetched_at is None or now - self._fetched_at >= self.refresh_s
+        if stale and self._may_fetch():
             await self._refresh(keep_cached=bool(self._keys))
         found = self._find(kid)
         if found is not None:
             return found
         self.stats.kid_misses += 1
-        if self._attempted_at is None or self._monotonic() - self._attempted_at >= self.min_refetch_s:
+        if self._may_fetch():
             await self._refresh(keep_cached=False)
             found = self._find(kid)
             if found is not None:
                 return found
         if not self._reachable:  # the key may well exist: the issuer just cannot tell us now
             raise Refused("identity_unavailable", "the issuer's JWKS cannot be fetched")
-        raise Refused("bad_signature", f"no key {kid!r} in the issuer's JWKS")
+        raise Refused("bad_signature", f"no key {kid!r:.40} in the issuer's JWKS")
+
+    def _may_fetch(self) -> bool:
+        """At most one request to the issuer per ``min_refetch_s``, whatever the tokens say and
+        whether or not the issuer answers (an outage must not add a timeout to every hello)."""
+        return self._attempted_at is None or self._monotonic() - self._attempted_at >= self.min_refetch_s
 
     def _find(self, kid: str | None) -> jwt.PyJWK | None:
         if kid is None and len(self._keys) == 1:
