@@ -77,7 +77,8 @@ async def _client(session: aiohttp.ClientSession, url: str, dn: str, got: Receiv
                   ready: asyncio.Semaphore, stop: asyncio.Event) -> None:
     token = mint(SECRET.encode(), f"agent{dn}", [dn], 3600, time.time())
     async with session.ws_connect(url, headers={"Origin": ORIGIN}, heartbeat=None) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "token": token, "dn": dn}))
+        credential = {"kind": "hmac", "token": token}
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": credential}))
         ready.release()
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.TEXT:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.common import Row, table
 
-BENCHMARKS = ("throughput", "latency", "capacity", "actions")
+BENCHMARKS = ("throughput", "latency", "capacity", "actions", "identity")
 
 
 def machine() -> str:

@@ -95,7 +95,8 @@ class Client:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def hello(self) -> dict[str, Any]:
-        msg: dict[str, Any] = {"type": "hello", "token": self.token, "dn": self.dn}
+        msg: dict[str, Any] = {"type": "hello", "dn": self.dn,
+                               "credential": {"kind": "hmac", "token": self.token}}
         if self.last is not None:
             msg["since"] = {"epoch": self.epoch, "seq": self.last}
         return msg

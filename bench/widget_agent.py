@@ -19,7 +19,8 @@ async def hold_and_retrieve(url: str, dn: str, rounds: int, results: list[Result
     """Hold, then retrieve, ``rounds`` times on ``dn``'s call, one action at a time."""
     token = mint(SECRET.encode(), f"agent{dn}", [dn], 3600, time.time())
     async with aiohttp.ClientSession() as session, session.ws_connect(url, headers={"Origin": ORIGIN}) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "token": token, "dn": dn}))
+        credential = {"kind": "hmac", "token": token}
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": credential}))
         call: dict[str, Any] = {}
         pending: dict[str, tuple[str, float]] = {}
         done = 0

@@ -113,6 +113,10 @@ class ConfiguredAgent(Section):
 class Gws(Section):
     base_url: AnyHttpUrl
     dialect: Literal["v2", "v3"] = "v2"
+    # password: the bridge signs in as each agent of ``agents`` (the lab); session: it follows an
+    # agent with the agent's own GWS session (cookie or bearer) while its widget is connected
+    follow: Literal["password", "session"] = "password"
+    linger_s: float = Field(default=60.0, ge=0)  # session: keep following this long after the widget left
     agents: list[ConfiguredAgent] = []
 
     @model_validator(mode="after")
@@ -120,6 +124,8 @@ class Gws(Section):
         dns = [a.dn for a in self.agents]
         if len(dns) != len(set(dns)):
             raise ValueError("two agents share a dn")
+        if self.follow == "session" and self.agents:
+            raise ValueError("gws.follow = session holds no agent passwords: remove gws.agents")
         return self
 
 
@@ -192,7 +198,60 @@ class RateLimit(Section):
     burst: int = Field(default=defaults.RATE_BURST, ge=1)
 
 
+CredentialKind = Literal["hmac", "jwt", "session"]
+
+
+class JwtAuth(Section):
+    """WWE-issued JWTs (``auth.getJwtToken``), checked against the issuer's JWKS."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: AnyHttpUrl
+    algorithms: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]] = ["RS256"]
+    leeway_s: float = Field(default=30.0, ge=0, le=300)  # clock skew allowed on exp/iat/nbf
+    dn_claim: str = "dn"
+    jwks_refresh_s: float = Field(default=300.0, gt=0)  # cached keys are refetched this often
+    jwks_min_refetch_s: float = Field(default=30.0, ge=0)  # unknown kid: at most one refetch per this
+    timeout_s: float = Field(default=5.0, gt=0)
+    bearer_for_gws: bool = False  # gws.follow = "session": the JWT is also the agent's GWS bearer
+
+
+class SessionAuth(Section):
+    """The agent's GWS session cookie on the ``/ws`` upgrade, checked with GWS ``GET /api/v2/me``."""
+
+    cookie_name: str = "JSESSIONID"
+    base_url: AnyHttpUrl | None = Field(default=None, description="where to check it (default: gws.base_url)")
+    cache_s: float = Field(default=30.0, ge=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class SipCredentials(Section):
+    """What the bridge sends a verified widget for its phone: the DN's SIP password, derived from
+    the gateway's WebRTC secret (``ctibridge asterisk-config --webrtc-secret-file``)."""
+
+    webrtc_secret: SecretStr | None = None
+    webrtc_secret_file: FilePath | None = None
+    ws_servers: list[str] | None = Field(
+        default=None, description="the phone's WebSocket servers (default: the widget's own)")
+    realm: str | None = Field(default=None, description="SIP realm (default: any)")
+
+    @model_validator(mode="after")
+    def _secret(self) -> Self:
+        object.__setattr__(self, "webrtc_secret",
+                           _resolve_secret(self.webrtc_secret, self.webrtc_secret_file, "webrtc_secret"))
+        return self
+
+    @property
+    def secret_value(self) -> str:
+        assert self.webrtc_secret is not None  # resolved by the validator
+        return self.webrtc_secret.get_secret_value()
+
+
 class Auth(Section):
+    verifiers: list[CredentialKind] = Field(default=["hmac"], min_length=1)
+    jwt: JwtAuth | None = None
+    session: SessionAuth = SessionAuth()
+    sip: SipCredentials | None = None
     token_secret: SecretStr | None = None
     token_secret_file: FilePath | None = None
     token_ttl_s: int = Field(default=8 * 3600, ge=60)
@@ -208,6 +267,10 @@ class Auth(Section):
 
     @model_validator(mode="after")
     def _secret(self) -> Self:
+        if "jwt" in self.verifiers and self.jwt is None:
+            raise ValueError("auth.verifiers has jwt: give the [auth.jwt] section")
+        if "hmac" not in self.verifiers and self.token_secret is None and self.token_secret_file is None:
+            return self  # no bridge-minted tokens at all
         secret = _resolve_secret(self.token_secret, self.token_secret_file, "token_secret")
         if len(secret.get_secret_value()) < 16:
             raise ValueError("token_secret must be at least 16 characters")
@@ -216,7 +279,8 @@ class Auth(Section):
 
     @property
     def secret_bytes(self) -> bytes:
-        assert self.token_secret is not None  # resolved by the validator
+        if self.token_secret is None:
+            raise ValueError("auth.token_secret is not set (no hmac tokens on this bridge)")
         return self.token_secret.get_secret_value().encode()
 
 
@@ -239,6 +303,15 @@ class Settings(BaseSettings):
     store: Store = Store()
     auth: Auth
     log: Log = Log()
+
+    @model_validator(mode="after")
+    def _inherited_sessions(self) -> Self:
+        jwt = self.auth.jwt
+        if self.gws.follow == "session" and not (
+                "session" in self.auth.verifiers or (jwt is not None and jwt.bearer_for_gws)):
+            raise ValueError('gws.follow = "session" needs auth.verifiers with "session", or '
+                             "auth.jwt.bearer_for_gws: otherwise no widget hands the bridge a session")
+        return self
 
     @classmethod
     def settings_customise_sources(

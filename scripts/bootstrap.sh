@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=""
 for pkg_cmd in sip-tester:sipp debootstrap:debootstrap chromium:chromium redis-server:redis-server \
-               nodejs:node npm:npm iproute2:ip; do
+               nodejs:node npm:npm iproute2:ip nginx-light:nginx; do
     command -v "${pkg_cmd#*:}" >/dev/null 2>&1 || need="$need ${pkg_cmd%%:*}"
 done
 if [ -n "$need" ]; then

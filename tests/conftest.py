@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ctibridge", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ctibridge")
 
-pytest_plugins = ["fixtures_asterisk", "fixtures_services"]
+pytest_plugins = ["fixtures_asterisk", "fixtures_services", "fixtures_identity"]
 
 CLONE_NEWNET = 0x40000000
 ICE_HELPER_ADDRESS = "198.51.100.1"

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+from yarl import URL
 
 from ctibridge.core.pacing import Backoff
 from ctibridge.gws.cometd import CometdLink, LinkTimeouts
@@ -78,19 +79,21 @@ class GwsSession:
     # ------------------------------------------------------------------ life
 
     async def start(self) -> None:
-        # Basic auth on every request, as GWS's own examples do (Bayeux and the websocket too)
-        headers = {
-            "Authorization": aiohttp.encode_basic_auth(
-                self.agent.username, self.agent.password.get_secret_value()
-            )
-        }
+        headers = {}
+        jar = aiohttp.CookieJar(unsafe=True)  # GWS needs its cookie, also on an IP address
+        agent = self.agent
+        if agent.password is not None:  # Basic auth on every request, as GWS's own examples do
+            headers["Authorization"] = aiohttp.encode_basic_auth(agent.username,
+                                                                 agent.password.get_secret_value())
+        elif agent.bearer is not None:
+            headers["Authorization"] = f"Bearer {agent.bearer.get_secret_value()}"
+        elif agent.session_cookie is not None:  # the agent's own session, shared with its browser
+            jar.update_cookies({agent.cookie_name: agent.session_cookie.get_secret_value()},
+                               URL(self.base_url))
         if self.settings.api_key:
             headers["x-api-key"] = self.settings.api_key.get_secret_value()
-        self._http = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True),  # GWS needs its cookie, also on an IP address
-            headers=headers,
-            middlewares=(self._csrf_middleware,),
-        )
+        self._http = aiohttp.ClientSession(cookie_jar=jar, headers=headers,
+                                           middlewares=(self._csrf_middleware,))
         self._link = CometdLink(
             self.base_url + self.dialect.notifications_path,
             self.dialect.channels,

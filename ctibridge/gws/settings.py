@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ctibridge.core import defaults
 
@@ -18,9 +18,25 @@ def _long_polling_only() -> list[ConnectionTypeName]:
 
 
 class GwsAgent(BaseModel):
+    """How the bridge signs in to GWS as this agent: its password (lab: ``gws.follow =
+    "password"``), or the agent's own session inherited from its widget's sign-in: the GWS session
+    cookie or a bearer token (``gws.follow = "session"``). Exactly one of the three."""
+
+    model_config = ConfigDict(frozen=True)
+
     username: str
-    password: SecretStr
+    password: SecretStr | None = None
+    session_cookie: SecretStr | None = None
+    cookie_name: str = "JSESSIONID"
+    bearer: SecretStr | None = None
     dn: str = ""  # v2: learnt from GET /api/v2/me when empty; v3: required
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GwsAgent:
+        given = [c for c in (self.password, self.session_cookie, self.bearer) if c is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of password, session_cookie, bearer")
+        return self
 
 
 class GwsSettings(BaseModel):

@@ -110,11 +110,33 @@ class Since(_Message):
     seq: int = Field(ge=0)
 
 
+class TokenCredential(_Message):
+    """A token the widget got from WWE (``jwt``: ``auth.getJwtToken``) or from the bridge (``hmac``:
+    ``ctibridge token``, for the lab, scripts and the operator page)."""
+
+    kind: Literal["jwt", "hmac"]
+    token: str = Field(min_length=1, max_length=16 * 1024)
+
+
+class SessionCredential(_Message):
+    """No token in the message: the agent's GWS session cookie, sent by the browser on the
+    ``/ws`` upgrade (the widget is served under the GWS origin), is the credential."""
+
+    kind: Literal["session"] = "session"
+
+
+Credential = Annotated[TokenCredential | SessionCredential, Field(discriminator="kind")]
+
+
 class HelloMessage(_Message):
     type: Literal["hello"] = "hello"
-    token: str
     dn: str = Field(min_length=1, max_length=64)
+    credential: Credential
     since: Since | None = None
+
+    @property
+    def token(self) -> str:
+        return self.credential.token if isinstance(self.credential, TokenCredential) else ""
 
 
 class ClientPingMessage(_Message):
@@ -155,6 +177,18 @@ class SnapshotMessage(_Message):
     epoch: str
     seq: int
     calls: list[CallView]
+
+
+class SipCredentialsMessage(_Message):
+    """Sent after a verified hello, before the snapshot: what the browser phone registers with.
+    ``ws_servers`` null: the widget's configured default; ``realm`` null: any."""
+
+    type: Literal["sip_credentials"] = "sip_credentials"
+    dn: str
+    username: str
+    password: str
+    ws_servers: list[str] | None = None
+    realm: str | None = None
 
 
 class ResumeMessage(_Message):
@@ -200,8 +234,8 @@ class ErrorMessage(_Message):
 
 
 ServerMessage = Annotated[
-    SnapshotMessage | ResumeMessage | DeltaMessage | ServerPingMessage | PongMessage | ActionResult
-    | ErrorMessage,
+    SnapshotMessage | SipCredentialsMessage | ResumeMessage | DeltaMessage | ServerPingMessage
+    | PongMessage | ActionResult | ErrorMessage,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[Any] = TypeAdapter(ServerMessage)

@@ -2,19 +2,22 @@
 
 Wiring (by the web room)::
 
-    hub = Hub(store, authenticate=verifier.verify, origin_allowed=origins.__contains__,
-              on_action=actions.run)
+    hub = Hub(store, authenticate=check_hello, origin_allowed=origins.__contains__,
+              on_action=actions.run, sip_credentials=phone_login_of_dn)
     app.router.add_get("/ws", hub.handle)
     # owner: after ``await store.append(batch)``, ``hub.publish(batch)`` for each batch
     # every instance (followers, and the owner too if it likes): ``await hub.follow(store)`` as a task
     # shutdown: ``await hub.aclose()``
 
-Per connection: Origin check before the upgrade (HTTP 403), ``hello`` within ``hello_timeout``,
-token (4401), DN in token (4403), then ``snapshot`` or ``resume`` + the missed deltas, then live
-deltas. The connection is registered for live deltas *before* the backlog is read, and each
-client keeps its last sent ``seq``: a delta at or below it is dropped (already in the snapshot or
-backlog, or published twice: by ``publish`` and ``follow`` on the owner); one that skips
-ahead closes the connection with 1012 so the widget resumes with ``since`` (never a silent gap).
+Per connection: Origin (4403 ``origin_not_allowed``, closed before any hello is read),
+``hello`` within ``hello_timeout``, its credential (``authenticate`` raises ``Refused``: 4401,
+4403 or 4503 with the reason as close reason, a log line and ``stats.refusals[reason]``), the DN
+among the credential's (4403 ``dn_not_allowed``), then ``sip_credentials`` (when configured), then
+``snapshot`` or ``resume`` + the missed deltas, then live deltas. The connection is registered
+for live deltas *before* the backlog is read, and each client keeps its last sent ``seq``: a
+delta at or below it is dropped (already in the snapshot or backlog, or published twice: by
+``publish`` and ``follow`` on the owner); one that skips ahead closes the connection with 1012
+so the widget resumes with ``since`` (never a silent gap).
 
 Every outgoing frame goes through the client's bounded queue, written by one task per client, so
 ``publish`` never waits: a client whose queue is full is closed with 4429 and nobody else notices.
@@ -24,7 +27,6 @@ Close codes: see ``docs/widget-protocol.md``; also 1012 (gap, resume) and 1013 (
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import time
@@ -48,15 +50,15 @@ from ctibridge.hub.protocol import (
     ProtocolError,
     ResumeMessage,
     ServerPingMessage,
+    SipCredentialsMessage,
     parse_client_message,
 )
+from ctibridge.identity.refusal import Refused
 from ctibridge.store.port import StateStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 CLOSE_BAD_HELLO = 4400
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_SLOW = 4429
 CLOSE_RESUME = 1012  # sequence gap seen by the server: reconnect with since
@@ -66,7 +68,7 @@ CLOSE_TIMEOUT = 5.0  # a close handshake that does not finish in time aborts the
 
 
 class Principal(Protocol):
-    """Who a token belongs to (``ctibridge.identity.hmac_token.AgentClaims`` fits)."""
+    """Who a credential belongs to (``ctibridge.identity.identity.Identity`` fits)."""
 
     @property
     def agent(self) -> str: ...
@@ -75,8 +77,11 @@ class Principal(Protocol):
     def dns(self) -> Collection[str]: ...
 
 
-Authenticate = Callable[[str], "Principal | Awaitable[Principal]"]
+# the hello and the upgrade request (its cookies: the ``session`` credential) -> who, or Refused
+Authenticate = Callable[[HelloMessage, web.Request], Awaitable[Principal]]
 OnAction = Callable[[Principal, ActionMessage], Awaitable[ActionResult]]
+SipCredentials = Callable[[str], SipCredentialsMessage | None]
+OnPresence = Callable[[Principal, str, bool], Awaitable[None]]  # (who, dn, connected): admitted, then gone
 
 
 @dataclass
@@ -86,9 +91,7 @@ class HubStats:
     connections: int = 0
     bad_messages: int = 0
     bad_hellos: int = 0
-    auth_failures: int = 0
-    forbidden: int = 0
-    origin_refused: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)  # by RefusalReason (expired, ...)
     slow_consumers: int = 0
     rate_limited: int = 0
     gaps: int = 0
@@ -114,7 +117,9 @@ class _Client:
 class Hub:
     def __init__(self, store: StateStore, *, authenticate: Authenticate,
                  origin_allowed: Callable[[str | None], bool], on_action: OnAction,
-                 heartbeat: float = 15.0, hello_timeout: float = 5.0, send_queue: int = 256,
+                 sip_credentials: SipCredentials | None = None,
+                 on_presence: OnPresence | None = None, heartbeat: float = 15.0,
+                 hello_timeout: float = 5.0, send_queue: int = 256,
                  max_msg_size: int = defaults.MAX_FRAME_BYTES,
                  rate_per_second: float = defaults.RATE_PER_SECOND,
                  rate_burst: int = defaults.RATE_BURST) -> None:
@@ -122,6 +127,8 @@ class Hub:
         self.authenticate = authenticate
         self.origin_allowed = origin_allowed
         self.on_action = on_action
+        self.sip_credentials = sip_credentials
+        self.on_presence = on_presence
         self.heartbeat = heartbeat
         self.hello_timeout = hello_timeout
         self.send_queue = send_queue
@@ -174,22 +181,25 @@ class Hub:
     # ------------------------------------------------------------------ connection
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if not self.origin_allowed(request.headers.get(hdrs.ORIGIN)):
-            self.stats.origin_refused += 1
-            raise web.HTTPForbidden(text="origin not allowed")
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=self.max_msg_size,
                                    compress=False, timeout=CLOSE_TIMEOUT)
         await ws.prepare(request)
         self.stats.connections += 1
         client: _Client | None = None
         try:
-            admitted = await self._admit(ws)
+            origin = request.headers.get(hdrs.ORIGIN)
+            if not self.origin_allowed(origin):  # closed before a frame is read: nothing is replayed
+                await self._refuse(ws, request, Refused("origin_not_allowed", f"origin {origin!r:.100}"), "")
+                return ws
+            admitted = await self._admit(ws, request)
             if admitted is None:
                 return ws
             hello, principal = admitted
             client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
                              TokenBucket.full(self.rate_per_second, self.rate_burst, time.monotonic()))
             self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
+            if self.on_presence is not None:
+                await self.on_presence(principal, hello.dn, True)
             try:
                 await self._start(client, hello)
             except StoreUnavailable:
@@ -203,11 +213,15 @@ class Hub:
             await ws.close(code=1011, message=b"internal error")
         finally:
             if client is not None:
+                if self.on_presence is not None:  # first: the handler may be cancelled in _forget
+                    await self.on_presence(client.principal, client.dn, False)
                 await self._forget(client)
         return ws
 
-    async def _admit(self, ws: web.WebSocketResponse) -> tuple[HelloMessage, Principal] | None:
-        """hello in time, valid token, DN in the token; or close with the code that says why."""
+    async def _admit(self, ws: web.WebSocketResponse,
+                     request: web.Request) -> tuple[HelloMessage, Principal] | None:
+        """hello in time, a credential that verifies, the DN among its DNs; or close with the code
+        and reason that say why."""
         try:
             msg = await ws.receive(timeout=self.hello_timeout)
         except TimeoutError:
@@ -225,18 +239,25 @@ class Hub:
             await ws.close(code=CLOSE_BAD_HELLO, message=b"bad hello")
             return None
         try:
-            principal = self.authenticate(hello.token)
-            if inspect.isawaitable(principal):
-                principal = await principal
-        except Exception as err:  # the verifier's reasons are its own: missing, expired, forged...
-            self.stats.auth_failures += 1
-            await ws.close(code=CLOSE_UNAUTHORIZED, message=f"token refused: {err}".encode()[:120])
+            principal = await self.authenticate(hello, request)
+            if hello.dn not in principal.dns:
+                raise Refused("dn_not_allowed", f"agent {principal.agent} does not have dn {hello.dn}")
+        except Refused as refused:
+            await self._refuse(ws, request, refused, hello.dn)
             return None
-        if hello.dn not in principal.dns:
-            self.stats.forbidden += 1
-            await ws.close(code=CLOSE_FORBIDDEN, message=b"dn not in token")
-            return None
+        sip = self.sip_credentials(hello.dn) if self.sip_credentials is not None else None
+        if sip is not None:
+            await ws.send_str(sip.model_dump_json())
         return hello, principal
+
+    async def _refuse(self, ws: web.WebSocketResponse, request: web.Request, refused: Refused,
+                      dn: str) -> None:
+        """One refusal: counted, logged (reason and detail; verifiers never put a credential in
+        either), and the close code + reason the widget shows."""
+        self.stats.refusals[refused.reason] = self.stats.refusals.get(refused.reason, 0) + 1
+        log.warning("widget refused (%s %s): %s; dn=%s remote=%s", refused.code, refused.reason,
+                    refused.detail or "-", dn or "-", request.remote)
+        await ws.close(code=refused.code, message=refused.reason.encode())
 
     async def _start(self, client: _Client, hello: HelloMessage) -> None:
         """The snapshot, or resume + the missed deltas; live deltas queue up meanwhile."""

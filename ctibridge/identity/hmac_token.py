@@ -4,8 +4,8 @@ Format: ``base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload
 payload is compact JSON ``{"agent": "a1", "dns": ["5001"], "exp": 1732560000, "iat": 1732531200}``.
 The signature covers the encoded payload, so verification never parses unsigned JSON.
 
-Verification is a ``TokenVerifier``: the service uses ``HmacTokenVerifier``; a deployment that
-trusts the agent's GWS session instead plugs its own verifier in (see ``TokenVerifier``).
+For the lab, scripts and the operator page; agents in WWE sign in with a WWE-issued JWT or their
+GWS session instead (``ctibridge.identity.verifiers``).
 ``ctibridge token --agent A --dn 5001 [--dn 5002] [--ttl 8h]`` mints a token.
 """
 
@@ -22,17 +22,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
-class TokenError(Exception):
-    """Why a token was refused: ``missing``, ``malformed``, ``bad_signature`` or ``expired``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from ctibridge.identity.identity import Identity
+from ctibridge.identity.refusal import Refused
 
 
 class AgentClaims(BaseModel):
@@ -45,17 +39,6 @@ class AgentClaims(BaseModel):
 
     def allows(self, dn: str) -> bool:
         return dn in self.dns
-
-
-class TokenVerifier(Protocol):
-    """Turns a bearer token into the agent's claims or raises ``TokenError``.
-
-    Stub point for deployments that authenticate agents by their GWS session rather than by a
-    bridge-minted token: such a verifier calls GWS ``GET /api/v2/me`` with the agent's session
-    token and returns ``AgentClaims(agent=<GWS user id>, dns=(<the user's DN>,), exp=..., iat=...)``.
-    Not shipped: the GWS simulator does not check sessions, so it could not be tested here."""
-
-    async def verify(self, token: str) -> AgentClaims: ...
 
 
 def _b64(data: bytes) -> str:
@@ -82,27 +65,30 @@ class HmacTokenVerifier:
     clock: Callable[[], float] = time.time
 
     def verify_now(self, token: str) -> AgentClaims:
+        """The token's claims, or ``Refused``: ``invalid`` (missing, malformed), ``bad_signature``,
+        ``expired``."""
         if not token:
-            raise TokenError("missing")
+            raise Refused("invalid", "missing token")
         payload, dot, signature = token.partition(".")
         if not dot or not payload or not signature:
-            raise TokenError("malformed")
+            raise Refused("invalid", "malformed token")
         try:
             expected = _sign(self.secret, payload)
         except UnicodeEncodeError:
-            raise TokenError("malformed") from None
+            raise Refused("invalid", "malformed token") from None
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
-            raise TokenError("bad_signature")
+            raise Refused("bad_signature", "hmac token signature does not match")
         try:
             claims = AgentClaims.model_validate_json(_unb64(payload))
         except (ValueError, ValidationError):
-            raise TokenError("malformed") from None
+            raise Refused("invalid", "malformed token payload") from None
         if claims.exp <= self.clock():
-            raise TokenError("expired")
+            raise Refused("expired", "hmac token expired")
         return claims
 
-    async def verify(self, token: str) -> AgentClaims:
-        return self.verify_now(token)
+    async def verify(self, token: str) -> Identity:
+        claims = self.verify_now(token)
+        return Identity(claims.agent, frozenset(claims.dns), "hmac")
 
 
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")

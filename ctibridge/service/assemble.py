@@ -21,9 +21,11 @@ from ctibridge.gws.agents import GwsAgents
 from ctibridge.gws.settings import GwsAgent, GwsSettings
 from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Hub, Principal
-from ctibridge.identity.hmac_token import HmacTokenVerifier, TokenVerifier
+from ctibridge.identity.verifiers import Verifiers
 from ctibridge.logs.eventlog import EventLogWriter
 from ctibridge.service.actions import ActionExecutor, SourceOperations
+from ctibridge.service.following import SessionFollowing
+from ctibridge.service.identity import hello_checker, phone_logins, verifiers
 from ctibridge.service.metrics import Metrics
 from ctibridge.service.pipeline import Pipeline
 from ctibridge.service.ratelimit import RateLimiter
@@ -43,7 +45,7 @@ class Components:
     pipeline: Pipeline
     role: InstanceRole
     executor: ActionExecutor
-    verifier: TokenVerifier
+    verifier: Verifiers
     metrics: Metrics
     rate_limiter: RateLimiter
     log_writer: EventLogWriter | None = None
@@ -81,7 +83,7 @@ def source_factory(settings: Settings, clock: Callable[[], float],
         ami = AmiClient(ami_settings, pipeline.feed_ami, pipeline.feed_ami_link,
                         on_sent=log_sent if log_writer is not None else None, clock=clock)
         gws = (GwsAgents(gws_settings, on_message=pipeline.feed_gws, on_link=pipeline.feed_gws_link,
-                         clock=clock) if gws_settings.agents else None)
+                         clock=clock) if gws_settings.agents or settings.gws.follow == "session" else None)
         return Sources(ami=ami, gws=gws, channel_ops=ChannelOperations(
             ami, confirm_timeout_s=settings.actions.step_timeout_s))
 
@@ -97,14 +99,16 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
         store = (RedisStore(settings.store.redis_url or "", owner_ttl=settings.store.ownership_ttl_s)
                  if settings.store.kind == "redis" else MemoryStore())
     log_writer = EventLogWriter(settings.log.event_log) if settings.log.event_log else None
-    verifier = HmacTokenVerifier(settings.auth.secret_bytes, clock=clock)
+    verifier = verifiers(settings, clock=clock)
 
     async def on_action(agent: Principal, msg: ActionMessage) -> ActionResult:
         return await executor.execute(agent, msg)
 
     rate = settings.auth.rate_limit
-    hub = Hub(store, authenticate=verifier.verify, on_action=on_action,
-              origin_allowed=settings.auth.origin_allowed,
+    following = SessionFollowing(lambda: role.sources.gws, settings.gws.linger_s)
+    hub = Hub(store, authenticate=hello_checker(verifier), on_action=on_action,
+              origin_allowed=settings.auth.origin_allowed, sip_credentials=phone_logins(settings),
+              on_presence=following.presence if settings.gws.follow == "session" else None,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
               rate_burst=rate.burst)
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,

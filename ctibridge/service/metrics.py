@@ -45,6 +45,11 @@ class Metrics:
         scrape time, as one counter family labelled by ``event``."""
         self.registry.register(_CountsByLabel(name, doc, "event", lambda: _counters(stats())))
 
+    def count_refusals_with(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Widget sign-ins refused, by reason (expired, wrong_issuer, ...), as the hub counts them."""
+        self.registry.register(_CountsByLabel(
+            "ctibridge_identity_refusals", "Widget sign-ins refused, by reason", "reason", counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, components: Components, widget_dir: Path |
                                         lambda: components.hub.stats)
     components.metrics.count_stats_with("ctibridge_store_events", "State store events by kind",
                                         lambda: components.store.stats)
+    components.metrics.count_refusals_with(lambda: components.hub.stats.refusals)
     app.cleanup_ctx.extend([_store_ctx, _event_log_ctx, _role_ctx])
     app.on_shutdown.append(_close_widgets)
     add_routes(app, widget_dir if widget_dir is not None and widget_dir.is_dir() else None)

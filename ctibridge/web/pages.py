@@ -15,22 +15,18 @@ from pathlib import Path
 from aiohttp import web
 
 from ctibridge.core.correlator import Correlator, CorrelatorSettings
-from ctibridge.identity.hmac_token import AgentClaims, TokenError
+from ctibridge.identity.identity import Identity
 from ctibridge.logs.eventlog import read_records
 from ctibridge.logs.replay import replay
 from ctibridge.logs.timeline import render_timeline
 from ctibridge.web.keys import COMPONENTS, SETTINGS
-from ctibridge.web.routes import bearer_token, error
+from ctibridge.web.routes import bearer_token, error, identify
 
 OPERATOR_PAGE = Path(__file__).with_name("operator.html")
 
 
-async def _claims(request: web.Request) -> AgentClaims:
-    token = request.query.get("token") or bearer_token(request)
-    try:
-        return await request.app[COMPONENTS].verifier.verify(token)
-    except TokenError as err:
-        raise error(401, "unauthorized", f"token {err.reason}") from None
+async def _claims(request: web.Request) -> Identity:
+    return await identify(request, request.query.get("token") or bearer_token(request))
 
 
 async def operator_page(request: web.Request) -> web.Response:
@@ -60,7 +56,7 @@ async def call_timeline(request: web.Request) -> web.Response:
 
 
 def _timeline_page(
-    core_settings: CorrelatorSettings, log_path: Path, call_id: str, claims: AgentClaims
+    core_settings: CorrelatorSettings, log_path: Path, call_id: str, claims: Identity
 ) -> str:
     """Replaying the log through a fresh core gives the live call ids: the core is deterministic."""
     if not log_path.exists():

@@ -21,7 +21,8 @@ from ctibridge.hub.protocol import (
     CallView,
     protocol_schema,
 )
-from ctibridge.identity.hmac_token import AgentClaims, TokenError
+from ctibridge.identity.identity import Identity
+from ctibridge.identity.refusal import Refused
 from ctibridge.service.metrics import CONTENT_TYPE
 from ctibridge.web.health import Health, health
 from ctibridge.web.keys import COMPONENTS, SETTINGS
@@ -73,22 +74,30 @@ def bearer_token(request: web.Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def agent_claims(request: web.Request) -> AgentClaims:
+async def identify(request: web.Request, token: str) -> Identity:
+    """A bearer token (bridge-minted or WWE-issued JWT) -> the agent; 401, or 503 when the issuer
+    cannot be reached."""
     try:
-        return await request.app[COMPONENTS].verifier.verify(bearer_token(request))
-    except TokenError as err:
-        raise error(401, "unauthorized", f"token {err.reason}") from None
+        return await request.app[COMPONENTS].verifier.verify_bearer(token)
+    except Refused as refused:
+        if refused.reason == "identity_unavailable":
+            raise error(503, "identity_unavailable", "the token cannot be checked now") from None
+        raise error(401, "unauthorized", f"token {refused.reason}: {refused.detail}") from None
 
 
-async def _calls_of(request: web.Request, claims: AgentClaims) -> list[dict[str, object]]:
+async def agent_claims(request: web.Request) -> Identity:
+    return await identify(request, bearer_token(request))
+
+
+async def _calls_of(request: web.Request, claims: Identity) -> list[dict[str, object]]:
     store = request.app[COMPONENTS].store
     calls: list[dict[str, object]] = []
-    for dn in claims.dns:
+    for dn in sorted(claims.dns):  # a verified identity holds a set: one stable order
         calls += (await store.snapshot(dn))[1]
     return calls
 
 
-async def _own_call(request: web.Request, claims: AgentClaims) -> dict[str, object]:
+async def _own_call(request: web.Request, claims: Identity) -> dict[str, object]:
     """The call named in the path if it is one of the agent's; 403 for another DN's, else 404."""
     call_id = request.match_info["call_id"]
     for call in await _calls_of(request, claims):

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ctibridge.config import Settings, describe_errors
 from ctibridge.service.assemble import build
+from ctibridge.web.access_log import RedactedAccessLogger
 from ctibridge.web.app import create_app
 
 
@@ -42,5 +43,6 @@ def main(argv: list[str]) -> int:
         return create_app(settings, components=build(settings))
 
     web.run_app(make_app(), host=settings.listen.host, port=settings.listen.port,
-                ssl_context=ssl_context(settings), print=None, shutdown_timeout=5.0)
+                ssl_context=ssl_context(settings), print=None, shutdown_timeout=5.0,
+                access_log_class=RedactedAccessLogger)
     return 0

@@ -20,6 +20,8 @@ EXPECTED = {
     "latency": ("latency.memory.publish_p99", "latency.memory.client_p99", "latency.redis.client_p99"),
     "capacity": ("capacity.state_per_call", "capacity.rss ", "capacity.startup", "capacity.resync"),
     "actions": ("actions.hold_share_in_process", "actions.hold_widget_round_trip"),
+    "identity": ("identity.hmac_verify", "identity.jwt_verify", "identity.session_verify_cold",
+                 "identity.session_verify_cached"),
 }
 NEEDS_REDIS = {"throughput", "latency"}
 

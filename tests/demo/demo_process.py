@@ -105,7 +105,8 @@ async def first_correlated_call(demo: RunningDemo, dn: str, within_s: float) -> 
     """Over the real widget protocol: the first correlated call of ``dn``, checking the sequence."""
     ws_url = demo.base.replace("http", "ws", 1) + "/ws"
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
-        await ws.send_json({"type": "hello", "token": demo.token(f"widget {dn}"), "dn": dn})
+        await ws.send_json({"type": "hello", "dn": dn, "credential": {
+            "kind": "hmac", "token": demo.token(f"widget {dn}")}})
         first = await ws.receive_json(timeout=5)
         assert first["type"] == "snapshot" and first["dn"] == dn
         last_seq = first["seq"]

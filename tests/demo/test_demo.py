@@ -79,7 +79,8 @@ async def test_widget_actions_change_the_simulated_call_on_both_sides() -> None:
         ws_url = demo.base.replace("http", "ws", 1) + "/ws"
         call = await first_correlated_call(demo, "5001", CALL_DEADLINE_S)
         async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
-            await ws.send_json({"type": "hello", "token": demo.token("widget 5001"), "dn": "5001"})
+            await ws.send_json({"type": "hello", "dn": "5001", "credential": {
+                "kind": "hmac", "token": demo.token("widget 5001")}})
             assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
             for n, (action, state) in enumerate((("hold", "held"), ("retrieve", "established"))):
                 await ws.send_json(

@@ -48,14 +48,19 @@ def test_call_view_refuses_unknown_fields_and_states():
 
 @pytest.mark.parametrize(("frame", "code", "says"), [
     ("{", "bad_json", "Invalid JSON"),
-    ('{"type": "hello", "dn": "5001"}', "bad_message", "hello.token"),
+    ('{"type": "hello", "dn": "5001"}', "bad_message", "hello.credential"),
+    ('{"type": "hello", "dn": "5001", "token": "t"}', "bad_message", "token: Extra inputs"),
+    ('{"type": "hello", "dn": "5001", "credential": {"kind": "password", "token": "t"}}', "bad_message",
+     "credential"),
+    ('{"type": "hello", "dn": "5001", "credential": {"kind": "jwt"}}', "bad_message", "token"),
     ('{"type": "action", "id": "a", "call_id": "c", "action": "blind_transfer"}', "bad_message",
      "params.destination"),
     ('{"type": "action", "id": "a", "call_id": "c", "action": "dtmf", "params": {"digits": "12;"}}',
      "bad_message", "digits"),
     ('{"type": "action", "id": "a", "call_id": "c", "action": "explode"}', "bad_message", "action"),
     ('{"type": "ping", "extra": 1}', "bad_message", "extra"),
-    ('{"type": "hello", "token": "t", "dn": "5001", "since": {"epoch": "e", "seq": -1}}', "bad_message",
+    ('{"type": "hello", "credential": {"kind": "session"}, "dn": "5001", "since": {"epoch": "e", "seq": -1}}',
+     "bad_message",
      "since.seq"),
 ])
 def test_bad_client_frames_say_what_was_wrong(frame, code, says):

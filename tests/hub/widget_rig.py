@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ctibridge.core.deltas import Delta
-from ctibridge.hub.protocol import SERVER_MESSAGE, ActionMessage, ActionResult
+from ctibridge.hub.protocol import SERVER_MESSAGE, ActionMessage, ActionResult, HelloMessage
 from ctibridge.hub.server import Hub
+from ctibridge.identity.refusal import Refused
 from ctibridge.store import StateStore
 
 SECRET = b"hub-test-secret"
@@ -37,14 +39,14 @@ def mint(agent: str, dns: Sequence[str], *, ttl: float = 60.0, secret: bytes = S
     return body + "|" + hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
 
 
-def verify(token: str) -> Agent:
-    body, _, signature = token.rpartition("|")
+async def verify(hello: HelloMessage, request: web.Request) -> Agent:
+    body, _, signature = hello.token.rpartition("|")
     if not body or not hmac.compare_digest(
             signature, hmac.new(SECRET, body.encode(), hashlib.sha256).hexdigest()):
-        raise ValueError("bad signature")
+        raise Refused("bad_signature")
     agent, dns, expires = body.split("|")
     if float(expires) < time.time():
-        raise ValueError("expired")
+        raise Refused("expired")
     return Agent(agent, frozenset(dns.split(",")))
 
 
@@ -72,10 +74,11 @@ class WidgetClosed(Exception):
 
 class Widget:
     def __init__(self, session: aiohttp.ClientSession, url: str, dn: str = "5001", *,
-                 token: str | None = None, origin: str = ORIGIN) -> None:
+                 token: str | None = None, origin: str | None = ORIGIN) -> None:
         self.session, self.url, self.dn, self.origin = session, url, dn, origin
         self.token = mint("agent-1", [dn]) if token is None else token
         self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.close_reason = ""  # the server's close message (the refusal reason the widget shows)
 
     async def open(self) -> aiohttp.ClientWebSocketResponse:
         self.ws = await self.session.ws_connect(self.url, origin=self.origin, autoclose=True)
@@ -83,7 +86,8 @@ class Widget:
 
     async def send_hello(self, since: tuple[str, int] | None = None) -> None:
         ws = await self.open()
-        hello: dict[str, Any] = {"type": "hello", "token": self.token, "dn": self.dn}
+        hello: dict[str, Any] = {"type": "hello", "dn": self.dn,
+                                 "credential": {"kind": "hmac", "token": self.token}}
         if since is not None:
             hello["since"] = {"epoch": since[0], "seq": since[1]}
         await ws.send_json(hello)
@@ -98,6 +102,8 @@ class Widget:
         while True:
             msg = await self.ws.receive(timeout=within)
             if msg.type is not aiohttp.WSMsgType.TEXT:
+                if msg.type is aiohttp.WSMsgType.CLOSE:
+                    self.close_reason = msg.extra or ""
                 raise WidgetClosed(self.ws.close_code)
             frame: dict[str, Any] = msg.json()
             SERVER_MESSAGE.validate_python(frame)  # every frame the hub sends obeys the schema

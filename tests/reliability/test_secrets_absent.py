@@ -1,6 +1,8 @@
-"""No secret in the logs (every logger at DEBUG), the event log, /health or /metrics, over a full
-service start that really logs in (the AMI simulator checks the AMI secret, the GWS simulator the
-agents' passwords), carries a call and an action, and over a refused AMI login."""
+"""No secret in the logs (every logger at DEBUG, the access log included), the event log, /health or
+/metrics, over a full service start that really logs in (the AMI simulator checks the AMI secret,
+the GWS simulator the agents' passwords), carries a call and an action, over widgets signing in
+with a WWE JWT, a GWS session cookie and bad credentials (and receiving their SIP password), and
+over a refused AMI login."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from service_rig import AMI_SECRET, SECRETS, WITHIN, running_service
+from service_rig import AGENTS, AMI_SECRET, ORIGIN, SECRETS, WITHIN, running_service
 
+from ctibridge.gateway.settings import webrtc_password
 from ctibridge.logs.eventlog import read_records
+from ctibridge.sim.gws.auth import bridge_jwt_section
 
 
 def leaked(text: str, secrets: tuple[str, ...]) -> list[str]:
@@ -60,3 +64,44 @@ async def test_refused_ami_login_leaks_neither_secret(tmp_path: Path,
     assert "authentication failed" in caplog.text.lower(), "the refused login was never reported"
     for text in (caplog.text, health, (tmp_path / "e.jsonl").read_text()):
         assert leaked(text, (wrong, AMI_SECRET, *SECRETS)) == []
+
+
+WEBRTC_SECRET = "secrets-webrtc-secret-c0ffee42"
+
+
+async def test_no_credential_of_a_signing_in_widget_is_logged(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    event_log = tmp_path / "events.jsonl"
+    auth = lambda gws: {"verifiers": ["hmac", "jwt", "session"], "session": {"cache_s": 0},  # noqa: E731
+                        "jwt": bridge_jwt_section(gws), "sip": {"webrtc_secret": WEBRTC_SECRET}}
+    async with running_service(event_log=event_log, auth=auth) as rig:
+        cookie = await rig.sign_in(AGENTS[0])
+        token = await rig.wwe_jwt(cookie)
+        expired = rig.gws.issuer.issue(AGENTS[0], ttl_s=-120)
+        sockets = [await rig.hello("5001", {"kind": "jwt", "token": token}),
+                   await rig.hello("5001", {"kind": "session"}, cookie=cookie),
+                   await rig.hello("5001", {"kind": "jwt", "token": expired}),
+                   await rig.hello("5002", {"kind": "session"}, cookie=cookie),
+                   await rig.hello("5001", {"kind": "jwt", "token": token}, origin="http://evil.test")]
+        firsts = [await ws.receive(timeout=WITHIN) for ws in sockets]
+        async with rig.http.get(rig.url(f"/api/calls?token={token}"),
+                                headers={"Authorization": f"Bearer {token}", "Origin": ORIGIN,
+                                         "Referer": f"{ORIGIN}/?token={token}"}) as resp:
+            assert resp.status == 200
+        texts = []
+        for path in ("/health", "/metrics"):
+            async with rig.http.get(rig.url(path)) as resp:
+                texts.append(await resp.text())
+        for ws in sockets:
+            await ws.close()
+    sip_password = webrtc_password(WEBRTC_SECRET, "5001")
+    assert [f.json()["type"] for f in firsts[:2]] == ["sip_credentials"] * 2
+    assert sip_password in firsts[0].data  # handed to the phone over the verified socket, nowhere else
+    assert [f.extra for f in firsts[2:]] == ["expired", "dn_not_allowed", "origin_not_allowed"]
+    secrets = (*SECRETS, WEBRTC_SECRET, sip_password, token, expired, cookie)
+    access = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert any("/api/calls ?<redacted>" in r.getMessage() for r in access), "the access log was captured"
+    assert leaked(caplog.text, secrets) == [], "a credential in the logs"
+    assert leaked("\n".join(texts), secrets) == []
+    assert leaked(event_log.read_text(), secrets) == [], "a credential in the event log"

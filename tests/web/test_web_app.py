@@ -58,11 +58,13 @@ async def test_calls_are_scoped_to_the_tokens_dns(bridge: Bridge, gws_sim: GwsSi
 
 
 @pytest.mark.parametrize(("headers", "reason"), [
-    ({}, "token missing"),
-    ({"Authorization": "Basic YWdlbnQxOnB3"}, "token missing"),
-    (bearer(token("agent1", "5001")[:-3] + "AAA"), "token bad_signature"),
-    (bearer(token("agent1", "5001", ttl_s=60, now=time.time() - 3600)), "token expired"),
-    (bearer("not-a-token"), "token malformed"),
+    ({}, "token invalid: missing token"),
+    ({"Authorization": "Basic YWdlbnQxOnB3"}, "token invalid: missing token"),
+    (bearer(token("agent1", "5001")[:-3] + "AAA"),
+     "token bad_signature: hmac token signature does not match"),
+    (bearer(token("agent1", "5001", ttl_s=60, now=time.time() - 3600)), "token expired: hmac token expired"),
+    (bearer("not-a-token"), "token invalid: malformed token"),
+    (bearer("a.b.c"), "token invalid: credential kind jwt is not enabled on this bridge"),
 ])
 async def test_unauthorized(bridge: Bridge, headers: dict[str, str], reason: str) -> None:
     for method, path in (("GET", "/api/calls"), ("GET", "/api/calls/x"), ("POST", "/api/calls/x/actions")):
@@ -138,9 +140,11 @@ async def test_origin_allow_list_and_cors(bridge: Bridge) -> None:
             "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST"}) as r:
         assert r.status == 204 and "POST" in r.headers["Access-Control-Allow-Methods"]
         assert "Authorization" in r.headers["Access-Control-Allow-Headers"]
-    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        await bridge.widget(token("agent1", "5001"), "5001", origin="http://evil.test")
-    assert refused.value.status == 403
+    widget = await bridge.widget(token("agent1", "5001"), "5001", origin="http://evil.test")
+    closing = await widget.ws.receive(timeout=5)
+    assert (closing.type, closing.data, closing.extra) == (
+        aiohttp.WSMsgType.CLOSE, 4403, "origin_not_allowed")
+    assert bridge.components.hub.stats.refusals == {"origin_not_allowed": 1}
 
 
 async def test_widget_snapshot_then_deltas(bridge: Bridge, gws_sim: GwsSimulator) -> None:

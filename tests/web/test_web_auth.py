@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ctibridge.identity.hmac_token import HmacTokenVerifier, TokenError, main, mint, parse_duration
+from ctibridge.identity.hmac_token import HmacTokenVerifier, main, mint, parse_duration
+from ctibridge.identity.identity import Identity
+from ctibridge.identity.refusal import Refused
 
 SECRET = b"k" * 32
 NOW = 1_750_000_000.0
@@ -16,8 +18,9 @@ def verifier(now: float = NOW) -> HmacTokenVerifier:
 
 async def test_mint_and_verify() -> None:
     token = mint(SECRET, "alice", ["5001", "5002"], 3600, NOW)
-    claims = await verifier().verify(token)
+    claims = verifier().verify_now(token)
     assert claims.agent == "alice" and claims.dns == ("5001", "5002")
+    assert await verifier().verify(token) == Identity("alice", frozenset({"5001", "5002"}), "hmac")
     assert claims.iat == int(NOW) and claims.exp == int(NOW) + 3600
     assert claims.allows("5001") and not claims.allows("5003")
 
@@ -25,7 +28,7 @@ async def test_mint_and_verify() -> None:
 def test_expired() -> None:
     token = mint(SECRET, "alice", ["5001"], 60, NOW)
     assert verifier(NOW + 59).verify_now(token).agent == "alice"
-    with pytest.raises(TokenError, match="expired"):
+    with pytest.raises(Refused, match="expired"):
         verifier(NOW + 60).verify_now(token)
 
 
@@ -36,7 +39,7 @@ def test_expired() -> None:
 ])
 def test_forgery_is_refused(forge) -> None:  # type: ignore[no-untyped-def]
     token = mint(SECRET, "alice", ["5001"], 60, NOW)
-    with pytest.raises(TokenError, match="bad_signature"):
+    with pytest.raises(Refused, match="bad_signature"):
         verifier().verify_now(forge(token))
 
 
@@ -44,7 +47,7 @@ def test_forgery_is_refused(forge) -> None:  # type: ignore[no-untyped-def]
     ("", "missing"), ("abc", "malformed"), (".sig", "malformed"), ("é.x", "malformed"),
 ])
 def test_malformed(token: str, reason: str) -> None:
-    with pytest.raises(TokenError, match=reason):
+    with pytest.raises(Refused, match=reason):
         verifier().verify_now(token)
 
 
@@ -55,7 +58,7 @@ def test_signed_garbage_payload_is_malformed() -> None:
 
     payload = base64.urlsafe_b64encode(b'{"agent": 1}').rstrip(b"=").decode()
     sig = base64.urlsafe_b64encode(hmac.new(SECRET, payload.encode(), hashlib.sha256).digest())
-    with pytest.raises(TokenError, match="malformed"):
+    with pytest.raises(Refused, match="malformed"):
         verifier().verify_now(f"{payload}.{sig.rstrip(b'=').decode()}")
 
 

@@ -103,7 +103,7 @@ def test_documented_example_is_valid_but_for_its_secret_files() -> None:
     with pytest.raises(ValidationError) as err:
         Settings.load(example)
     assert {str(e["loc"][-1]) for e in err.value.errors()} == {
-        "secret_file", "password_file", "token_secret_file"}
+        "secret_file", "password_file", "token_secret_file", "webrtc_secret_file"}
 
 
 def test_auto_repair_per_rule(tmp_path: Path) -> None:

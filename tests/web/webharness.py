@@ -143,7 +143,8 @@ class Bridge:
                      origin: str | None = None) -> Widget:
         headers = {"Origin": origin} if origin else {}
         ws = await self.http.ws_connect(self.url("/ws"), headers=headers)
-        hello: dict[str, Any] = {"type": "hello", "token": tok, "dn": dn}
+        hello: dict[str, Any] = {"type": "hello", "dn": dn,
+                                 "credential": {"kind": "hmac", "token": tok}}
         if since is not None:
             hello["since"] = since
         widget = Widget(ws)

@@ -18,7 +18,9 @@ def _agent(spec: str) -> SimAgent:
 async def _serve(sim: GwsSimulator, port: int) -> None:
     url = await sim.start("127.0.0.1", port)
     print(
-        f"GWS simulator on {url} agents: {', '.join(f'{a.username}/{a.dn}' for a in sim.agents.values())}",
+        f"GWS simulator on {url} agents: {', '.join(f'{a.username}/{a.dn}' for a in sim.agents.values())}"
+        f"\nJWT issuer {sim.issuer.issuer} audience {sim.issuer.audience} "
+        f"(sign in: POST {url}/auth/v3/sign-in)",
         flush=True,
     )
     try:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from ctibridge.sim.gws.auth import set_session_cookie
 from ctibridge.sim.gws.calls import call_resource, device_resource
 from ctibridge.sim.gws.sim_http import SimulatedError, json_body
 
@@ -35,7 +36,7 @@ def add_routes(router: web.UrlDispatcher, sim: GwsSimulator) -> None:
         response = web.json_response({"statusCode": 0, "user": user})
         response.headers["X-CSRF-HEADER"] = CSRF_HEADER
         response.headers[CSRF_HEADER] = csrf
-        response.set_cookie("JSESSIONID", cookie, path="/", httponly=True)
+        set_session_cookie(response, cookie)
         return response
 
     async def post_me(request: web.Request) -> web.Response:

@@ -2,6 +2,9 @@
 surfaces over one simulated T-Server, with real Bayeux at ``/api/v2/notifications`` and
 ``/workspace/v3/notifications``.
 
+Agents sign in as with Genesys Authentication (``auth``: session cookie, ``GET /api/v2/me``,
+RS256 JWTs and their JWKS), or with Basic auth on the login resource as GWS's own examples do.
+
 Drive it from a scenario (``call_ringing``, ``set_state``, ``release``, ...) on the same timeline as
 the Asterisk side, and break it on purpose (``drop_sessions``, ``restart``, ``fail_next``,
 ``expire_session``). Operations the bridge POSTs change the simulated calls and publish what real
@@ -21,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ctibridge.sim.gws import rest_v2, workspace_v3
+from ctibridge.sim.gws import auth, rest_v2, workspace_v3
 from ctibridge.sim.gws.bayeux import Advice, BayeuxServer
 from ctibridge.sim.gws.calls import SimCall, call_message, device_message, device_resource, new_call_uuid
 from ctibridge.sim.gws.sim_http import SimulatedError, destination_of
@@ -81,6 +84,7 @@ class GwsSimulator:
         self.operations: list[Operation] = []
         self.on_operation: list[OperationListener] = []
         self._sessions: dict[str, _HttpSession] = {}
+        self.issuer = auth.TokenIssuer()
         self._faults: dict[str, list[int]] = {}  # endpoint -> statuses still to fail with
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -88,7 +92,8 @@ class GwsSimulator:
     # ------------------------------------------------------------------ life
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._fault_middleware])
+        app = web.Application(middlewares=[auth.page_cors(self), self._fault_middleware])
+        auth.add_routes(app.router, self)
         rest_v2.add_routes(app.router, self)
         workspace_v3.add_routes(app.router, self)
         add_wwe_routes(app.router, lambda: self.wwe_options)
@@ -101,6 +106,7 @@ class GwsSimulator:
         await site.start()
         bound_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://{host}:{bound_port}"
+        self.issuer.issuer = self.base_url + auth.ISSUER_PATH
         return self.base_url
 
     async def stop(self) -> None:
@@ -254,15 +260,29 @@ class GwsSimulator:
     # ------------------------------------------------------------------ sessions
 
     def login(self, request: web.Request) -> tuple[SimAgent, str, str]:
-        """Basic auth; keeps a valid session cookie, else opens a new session.
-        Returns (agent, session cookie, CSRF token)."""
-        agent = self._basic_auth(request)
-        cookie = request.cookies.get("JSESSIONID", "")
+        """The login resource: Basic auth (keeps a valid session cookie of that agent, else opens a
+        new session), else the session cookie alone, else a bearer JWT of the simulator's issuer
+        (opens a session). Returns (agent, session cookie, CSRF token)."""
+        cookie = request.cookies.get(auth.SESSION_COOKIE, "")
         session = self._sessions.get(cookie)
-        if session is None or session.username != agent.username:
-            cookie = secrets.token_hex(16).upper()
-            session = self._sessions[cookie] = _HttpSession(agent.username)
-        return agent, cookie, session.csrf
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            username = self.issuer.agent_of(header.removeprefix("Bearer "))
+            if username is None:
+                raise web.HTTPUnauthorized(text="invalid bearer token")
+        elif header or session is None:
+            username = self._basic_auth(request).username
+        else:
+            username = session.username
+        if session is None or session.username != username:
+            cookie = self.open_session(username)
+        return self.agents[username], cookie, self._sessions[cookie].csrf
+
+    def open_session(self, username: str) -> str:
+        """A new HTTP session for ``username``; its cookie value."""
+        cookie = secrets.token_hex(16).upper()
+        self._sessions[cookie] = _HttpSession(username)
+        return cookie
 
     def _basic_auth(self, request: web.Request) -> SimAgent:
         header = request.headers.get("Authorization", "")
@@ -277,7 +297,7 @@ class GwsSimulator:
 
     def authorized(self, request: web.Request, *, csrf: bool) -> SimAgent:
         """The agent of the request's session: 401 without one, 403 on a missing/wrong CSRF token."""
-        session = self._sessions.get(request.cookies.get("JSESSIONID", ""))
+        session = self._sessions.get(request.cookies.get(auth.SESSION_COOKIE, ""))
         if session is None:
             raise SimulatedError(401, "Session expired or not authenticated")
         if csrf and request.headers.get(rest_v2.CSRF_HEADER) != session.csrf:

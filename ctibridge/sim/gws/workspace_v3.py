@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ctibridge.core.gws_parse import V3_RENAMED_CAPABILITIES, v3_capability_to_v2
+from ctibridge.sim.gws.auth import set_session_cookie
 from ctibridge.sim.gws.calls import SimCall
 from ctibridge.sim.gws.sim_http import json_body
 
@@ -88,7 +89,7 @@ def add_routes(router: web.UrlDispatcher, sim: GwsSimulator) -> None:
         response = web.json_response(
             {**OK, "data": {"user": {"userName": agent.username, "agentLogin": agent.username}}}
         )
-        response.set_cookie("JSESSIONID", cookie, path="/", httponly=True)
+        set_session_cookie(response, cookie)
         return response
 
     async def activate_channels(request: web.Request) -> web.Response:

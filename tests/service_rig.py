@@ -1,5 +1,6 @@
-"""The real service (``build`` + ``create_app``, memory store) on 127.0.0.1 in front of the GWS
-simulator and the AMI simulator, for the reliability tests; everything is stopped on exit."""
+"""The real service (``build`` + ``create_app``, memory store, the access log of ``ctibridge run``)
+on 127.0.0.1 in front of the GWS simulator (also the agents' identity provider) and the AMI
+simulator, for the reliability and identity tests; everything is stopped on exit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from ctibridge.identity.hmac_token import mint
 from ctibridge.service.assemble import Components, build
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import Advice, GwsSimulator, SimAgent
+from ctibridge.web.access_log import RedactedAccessLogger
 from ctibridge.web.app import create_app
 
+Section = dict[str, Any] | Callable[[GwsSimulator], dict[str, Any]]
 TOKEN_SECRET = "reliability-token-secret-8a1f93c2"
 AMI_SECRET = "reliability-ami-secret-55d0e1"
 AGENTS = [SimAgent(f"agent{n}", f"gws-password-{n}-b7e2c", f"500{n}") for n in (1, 2)]
@@ -47,11 +50,35 @@ class Rig:
 
     async def widget(self, agent: str, dn: str) -> aiohttp.ClientWebSocketResponse:
         """A widget past its hello (the snapshot read)."""
-        ws = await self.http.ws_connect(self.url("/ws"), headers={"Origin": ORIGIN})
-        await ws.send_str(json.dumps({"type": "hello", "token": self.token(agent, dn), "dn": dn}))
+        ws = await self.hello(dn, {"kind": "hmac", "token": self.token(agent, dn)})
         first = await ws.receive_json(timeout=WITHIN)
         assert first["type"] == "snapshot", first
         return ws
+
+    async def hello(self, dn: str, credential: dict[str, str], *, origin: str | None = ORIGIN,
+                    cookie: str = "") -> aiohttp.ClientWebSocketResponse:
+        """A socket that said hello with ``credential`` (``cookie``: the GWS session cookie the
+        browser would send on the upgrade)."""
+        headers = {"Origin": origin} if origin else {}
+        if cookie:
+            headers["Cookie"] = f"JSESSIONID={cookie}"
+        ws = await self.http.ws_connect(self.url("/ws"), headers=headers)
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": credential}))
+        return ws
+
+    async def sign_in(self, agent: SimAgent) -> str:
+        """The agent signs in at the GWS simulator (as in WWE); its session cookie."""
+        async with self.http.post(self.gws.base_url + "/auth/v3/sign-in",
+                                  data={"username": agent.username, "password": agent.password}) as resp:
+            assert resp.status == 200
+            return resp.cookies["JSESSIONID"].value
+
+    async def wwe_jwt(self, cookie: str) -> str:
+        """What WWE's ``auth.getJwtToken`` answers for the signed-in agent."""
+        async with self.http.get(self.gws.base_url + "/auth/v3/jwt",
+                                 headers={"Cookie": f"JSESSIONID={cookie}"}) as resp:
+            assert resp.status == 200
+            return str((await resp.json())["token"])
 
     async def ready(self) -> None:
         deadline = time.monotonic() + WITHIN
@@ -64,8 +91,9 @@ class Rig:
 
 @contextlib.asynccontextmanager
 async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | None = None,
-                          wait_ready: bool = True, **sections: dict[str, Any]) -> AsyncIterator[Rig]:
-    """``ami_secret`` is what the bridge sends (the simulator expects AMI_SECRET)."""
+                          wait_ready: bool = True, **sections: Section) -> AsyncIterator[Rig]:
+    """``ami_secret`` is what the bridge sends (the simulator expects AMI_SECRET); each section
+    updates the configuration's (a function of the started GWS simulator, where it needs its URL)."""
     gws = GwsSimulator(AGENTS, advice=Advice(timeout_ms=1500, interval_ms=0))
     await gws.start()
     ami = AmiSimulator(agent_dns=frozenset(a.dn for a in AGENTS), secret=AMI_SECRET)
@@ -83,11 +111,11 @@ async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | Non
         "log": {"event_log": str(event_log)} if event_log else {},
     }
     for name, values in sections.items():
-        data[name] = {**data.get(name, {}), **values}
+        data[name] = {**data.get(name, {}), **(values(gws) if callable(values) else values)}
     settings = Settings.model_validate(data)
     components = build(settings)
     server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0)
-    await server.start_server()
+    await server.start_server(access_log_class=RedactedAccessLogger)
     http = aiohttp.ClientSession()
     rig = Rig(gws, ami, settings, components, server, http)
     try:
