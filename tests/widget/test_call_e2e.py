@@ -21,6 +21,7 @@ from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.lab_gateway import GenesysMirror
 from ctibridge.sim.sipp import Sipp
+from tools.local_services import LAB_WEBRTC_SECRET
 
 from .bridge_service import HOST, AmiLogin, Bridge, bridge_settings
 from .conftest import SCREENSHOTS, free_port
@@ -42,7 +43,8 @@ async def bridge(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Bridge]
     ami_settings = AmiSettings(port=login.port, username=login.username, secret=SecretStr(login.secret))
     sip_server = AmiClient(ami_settings, on_message=mirror.on_ami, on_link=lambda *_: None)
     port = free_port()
-    service = Bridge(bridge_settings(port, login, gws, tmp_path / "events.jsonl"), gws, port)
+    settings = bridge_settings(port, login, gws, tmp_path / "events.jsonl", webrtc_secret=LAB_WEBRTC_SECRET)
+    service = Bridge(settings, gws, port)
     try:
         await sip_server.start(timeout_s=10)
         await service.start()

@@ -12,8 +12,9 @@ from playwright.async_api import Frame, Page, expect
 from widget.conftest import WidgetServer
 
 from ctibridge.gateway.wwe_options import WORKSPACE_SECTION, wwe_options
+from ctibridge.sim.gws import GwsSimulator
 
-from .conftest import DN, GwsWithJwt
+from .conftest import DN
 from .desk import log_in
 
 pytestmark = pytest.mark.browser
@@ -38,7 +39,7 @@ PROBE = """<!doctype html><meta charset="utf-8"><title>probe</title><script>
 </script>"""
 
 
-def probe_options(widget_server: WidgetServer, gws: GwsWithJwt) -> None:
+def probe_options(widget_server: WidgetServer, gws: GwsSimulator) -> None:
     """Two web contents: the probe on the accepted origin, and the same probe on another origin."""
     widget_server.pages["probe.html"] = PROBE
     accepted = wwe_options(f"{widget_server.origin}/pages/probe.html?wwe={gws.base_url}", [gws.base_url],
@@ -56,7 +57,7 @@ async def answer_to(frame: Frame, message: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_agent_logs_in_sets_ready_and_works_a_call_with_the_rest_api(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator,
 ) -> None:
     probe_options(widget_server, gws)
     await log_in(page, gws)
@@ -90,7 +91,7 @@ async def test_agent_logs_in_sets_ready_and_works_a_call_with_the_rest_api(
 
 
 async def test_service_client_api_round_trip_and_origin_check(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator,
 ) -> None:
     probe_options(widget_server, gws)
     await log_in(page, gws)
@@ -104,7 +105,7 @@ async def test_service_client_api_round_trip_and_origin_check(
     assert agent["userAgent"] == "WWE" and agent["result"]["dn"] == DN
     assert agent["result"]["userName"] == f"agent{DN}"
     jwt = await answer_to(probe, {"request": "auth.getJwtToken"})
-    assert jwt["result"] == gws.issued[f"agent{DN}"]
+    assert gws.issuer.agent_of(jwt["result"]) == f"agent{DN}"  # a JWT of the simulator's issuer
     unknown = await answer_to(probe, {"request": "voice.hold", "parameters": ["no-such-call"]})
     assert unknown["errorMessage"] == "No interaction no-such-call" and "result" not in unknown
     nonsense = await answer_to(probe, {"request": "no.such.request"})
@@ -131,7 +132,7 @@ async def test_service_client_api_round_trip_and_origin_check(
 
 
 async def test_transfer_conference_and_hang_up_buttons(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator,
 ) -> None:
     probe_options(widget_server, gws)
     await log_in(page, gws)

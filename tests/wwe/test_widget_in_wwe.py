@@ -16,9 +16,10 @@ from widget.widget_server import PeerConnection, call_view
 
 from ctibridge.gateway.wwe_options import wwe_options
 from ctibridge.hub.protocol import ActionResult, SnapshotMessage
+from ctibridge.sim.gws import GwsSimulator
 from ctibridge.sim.sipp import Sipp
 
-from .conftest import DN, GwsWithJwt
+from .conftest import DN
 from .desk import log_in
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,7 @@ CALL_UUID = "G2BL4WWEWIDGET00000000000000001"
 
 
 async def widget_in_wwe(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator,
 ) -> tuple[FrameLocator, PeerConnection]:
     """The agent logs in to the stand-in hosting the widget; returns the widget frame and the
     widget's bridge connection once its hello arrived (checked against the contract)."""
@@ -40,13 +41,14 @@ async def widget_in_wwe(
     widget = page.frame_locator('iframe[title="Phone"]')
     conn = await widget_server.peer.accept(within=20.0)  # the frame loads SIP.js's ~70 modules first
     hello = await conn.recv_type("hello")
-    jwt = gws.issued[f"agent{DN}"]
-    assert hello == {"type": "hello", "dn": DN, "credential": {"kind": "jwt", "token": jwt}}
+    credential = hello.pop("credential")
+    assert hello == {"type": "hello", "dn": DN} and credential["kind"] == "jwt"
+    assert gws.issuer.agent_of(credential["token"]) == f"agent{DN}"  # the issuer's JWT for this agent
     return widget, conn
 
 
 async def test_widget_signs_in_with_wwe_and_commands_go_through_wwe(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator,
 ) -> None:
     widget, conn = await widget_in_wwe(page, widget_server, gws)
     call_id = gws.call_ringing(DN, call_uuid=CALL_UUID, ani="+15550001000")
@@ -71,7 +73,7 @@ async def test_widget_signs_in_with_wwe_and_commands_go_through_wwe(
 
 @pytest.mark.asterisk
 async def test_widget_in_wwe_registers_with_the_bridges_sip_credentials_and_answers(
-    page: Page, widget_server: WidgetServer, gws: GwsWithJwt, asterisk: LabAsterisk, sipp: Sipp,
+    page: Page, widget_server: WidgetServer, gws: GwsSimulator, asterisk: LabAsterisk, sipp: Sipp,
 ) -> None:
     widget, conn = await widget_in_wwe(page, widget_server, gws)
     phone = widget.locator("#phone-status")

@@ -1,6 +1,6 @@
-// The WWE stand-in's GWS client, used as WWE 8.5 uses GWS: the agent's HTTP session (JSESSIONID
-// cookie, HttpOnly, so never seen by this script) with the CSRF token GWS hands out on
-// GET /api/v2/me, the REST v2 operations, and a minimal Bayeux long-polling client for the CometD
+// The WWE stand-in's GWS client, used as WWE uses GWS: the agent signs in (the simulator plays
+// Genesys Authentication), then its HTTP session (JSESSIONID cookie, HttpOnly, so never seen by
+// this script) with the CSRF token GWS hands out on GET /api/v2/me, the REST v2 operations, and a minimal Bayeux long-polling client for the CometD
 // notifications at /api/v2/notifications.
 
 /** Where the stand-in asks the GWS side for the agent's JWT (answers {token}). */
@@ -16,7 +16,8 @@ export class GwsError extends Error {
 async function failure(response) {
   const text = await response.text();
   try {
-    return new GwsError(response.status, JSON.parse(text).statusMessage ?? text);
+    const body = JSON.parse(text);
+    return new GwsError(response.status, body.statusMessage ?? body.error ?? text);
   } catch {
     return new GwsError(response.status, text || `HTTP ${response.status}`);
   }
@@ -28,12 +29,15 @@ export class GwsSession {
     this.user = null;
   }
 
-  /** GET /api/v2/me with Basic auth (as WWE 8.5 does): opens the session, returns the user. */
+  /** Sign in (Genesys Authentication: the session cookie, HttpOnly), then GET /api/v2/me for the
+   * user, its device (the DN) and the CSRF token. */
   async login(username, password) {
-    const response = await fetch("/api/v2/me?subresources=devices", {
-      credentials: "same-origin",
-      headers: { Authorization: `Basic ${btoa(`${username}:${password}`)}` },
+    const signIn = await fetch("/auth/v3/sign-in", {
+      method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
     });
+    if (!signIn.ok) throw await failure(signIn);
+    const response = await fetch("/api/v2/me?subresources=devices", { credentials: "same-origin" });
     if (!response.ok) throw await failure(response);
     this.csrf = { header: response.headers.get("X-CSRF-HEADER") ?? "X-CSRF-TOKEN",
       token: response.headers.get(response.headers.get("X-CSRF-HEADER") ?? "X-CSRF-TOKEN") ?? "" };
