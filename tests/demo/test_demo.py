@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 from playwright.async_api import async_playwright, expect
+from widget.widget_server import sign_in
 
 from .demo_process import RunningDemo, first_correlated_call, running_demo
 
@@ -54,7 +55,9 @@ async def test_operator_page_and_widget_show_calls_in_chromium(demo: RunningDemo
             )
             await expect(page.locator("#links")).to_contain_text("Registered")
             widget = await browser.new_page(viewport={"width": 300, "height": 500})
-            await widget.goto(demo.urls["widget 5001"])
+            # the widget takes no token from its URL: the agent signs in with the demo's token
+            await widget.goto(demo.urls["widget 5001"].split("&token=")[0])
+            await sign_in(widget, demo.token("widget 5001"))
             await expect(widget.locator("#bridge-status")).to_have_attribute("data-status", "live")
             await expect(widget.locator("article[data-call-id]").first).to_be_visible(
                 timeout=CALL_DEADLINE_S * 1000
