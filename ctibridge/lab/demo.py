@@ -32,11 +32,13 @@ from pydantic import SecretStr
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.config import Settings
+from ctibridge.gateway.wwe_options import wwe_options
 from ctibridge.identity.hmac_token import mint
 from ctibridge.service.assemble import Components, build
 from ctibridge.sim import lab_gateway
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator, SimAgent
+from ctibridge.sim.gws.auth import bridge_jwt_section
 from ctibridge.sim.runner import ScenarioRunner
 from ctibridge.sim.scenario import Scenario, bundled_scenarios
 from ctibridge.web import pages
@@ -138,6 +140,10 @@ class Demo:
             f"widget   {dn}: {self.base_url}/widget/?dn={dn}&token={self.token(f'agent{dn}', [dn])}"
             for dn in self.side.dns
         ]
+        lines += [  # the WWE stand-in hosts the widget, which signs in with the stand-in's JWT
+            f"wwe      {a.dn}: {self.gws.base_url}/ui/wwe/  (log in as {a.username} / {a.password})"
+            for a in self.gws.agents.values()
+        ]
         lines += [
             f"operator:      {self.base_url}/operator?token={operator}",
             f"timeline:      {self.base_url}/calls/<call id>/timeline?token={operator}",
@@ -168,7 +174,8 @@ def _settings(port: int, side: AsteriskSide, gws: GwsSimulator, secret: str, eve
                 ],
             },
             gateway={"dns": list(side.dns)},
-            auth={"token_secret": secret, "allowed_origins": [origin, f"http://localhost:{port}"]},
+            auth={"token_secret": secret, "allowed_origins": [origin, f"http://localhost:{port}"],
+                  "verifiers": ["hmac", "jwt"], "jwt": bridge_jwt_section(gws)},
             log={"event_log": str(event_log)},
         )
     )
@@ -183,6 +190,7 @@ async def running_demo(port: int, workdir: Path, side: AsteriskSide) -> AsyncIte
     secret = secrets.token_urlsafe(32)
     sock = socket.create_server((HOST, port))  # bound first: the allowed Origin names its port
     bound = sock.getsockname()[1]
+    gws.wwe_options = wwe_options(f"http://{HOST}:{bound}/widget/", [gws.base_url])
     settings = _settings(bound, side, gws, secret, workdir / "events.jsonl")
     components = build(settings)
     app = create_app(settings, components=components)

@@ -64,7 +64,7 @@ def _read_urls(proc: subprocess.Popen[str]) -> dict[str, str]:
         if not line:
             raise RuntimeError(f"the demo exited early (rc {proc.wait()})")
         name, sep, value = line.partition(":")
-        if sep and (name.startswith("widget") or name.strip() in ("operator", "timeline", "token")):
+        if sep and (name.startswith(("widget", "wwe")) or name.strip() in ("operator", "timeline", "token")):
             urls[" ".join(name.split())] = value.strip()
     return urls
 

@@ -62,6 +62,16 @@ async def test_operator_page_and_widget_show_calls_in_chromium(demo: RunningDemo
             await expect(widget.locator("article[data-call-id]").first).to_be_visible(
                 timeout=CALL_DEADLINE_S * 1000
             )
+            # the agent's way in: log in on the WWE stand-in, whose widget signs in with WWE's JWT
+            url, _, login = demo.urls["wwe 5001"].partition("  (log in as ")
+            username, _, password = login.rstrip(")").partition(" / ")
+            desk = await browser.new_page(viewport={"width": 1000, "height": 640})
+            await desk.goto(url)
+            await desk.get_by_label("Username").fill(username)
+            await desk.get_by_label("Password").fill(password)
+            await desk.get_by_role("button", name="Log in").click()
+            hosted = desk.frame_locator('iframe[title="Phone"]')
+            await expect(hosted.locator("#bridge-status")).to_have_attribute("data-status", "live")
         finally:
             await browser.close()
 
