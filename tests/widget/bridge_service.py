@@ -5,19 +5,29 @@ port so it can be stopped and started again under the same widget."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from pydantic import SecretStr
 
+from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.config import Settings
 from ctibridge.identity.hmac_token import mint
 from ctibridge.service.assemble import Components, build
-from ctibridge.sim.gws import GwsSimulator
+from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.gws.auth import bridge_jwt_section
+from ctibridge.sim.lab_gateway import GenesysMirror
 from ctibridge.web.app import create_app
+from tools.local_services import LAB_WEBRTC_SECRET, free_port
+
+if TYPE_CHECKING:
+    from fixtures_asterisk import LabAsterisk
 
 HOST = "127.0.0.1"
 
@@ -88,3 +98,29 @@ class Bridge:
     def token(self, dn: str) -> str:
         """An agent token for ``dn``, for the widget's sign-in field (``ctibridge token``)."""
         return mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())
+
+
+@contextlib.asynccontextmanager
+async def bridge_on_lab_asterisk(asterisk: LabAsterisk, event_log: Path, dn: str,
+                                 ws_servers: list[str] | None = None) -> AsyncIterator[Bridge]:
+    """The bridge following the Asterisk sandbox's AMI and a GWS simulator that reports what SIP
+    Server would (``GenesysMirror`` on the same AMI), agent ``agent<dn>`` Ready; a verified widget
+    gets the DN's SIP credentials (the lab's WebRTC secret; ``ws_servers`` where to register)."""
+    gws = GwsSimulator([SimAgent(f"agent{dn}", secrets.token_hex(8), dn)])
+    await gws.start(HOST)
+    login = AmiLogin(asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
+    mirror = GenesysMirror(gws)
+    ami = AmiSettings(port=login.port, username=login.username, secret=SecretStr(login.secret))
+    sip_server = AmiClient(ami, on_message=mirror.on_ami, on_link=lambda *_: None)
+    port = free_port()
+    settings = bridge_settings(port, login, gws, event_log, LAB_WEBRTC_SECRET, ws_servers)
+    service = Bridge(settings, gws, port)
+    try:
+        await sip_server.start(timeout_s=10)
+        await service.start()
+        gws.set_agent_state(dn, "Ready")
+        yield service
+    finally:
+        await service.stop()
+        await sip_server.close()
+        await gws.stop()

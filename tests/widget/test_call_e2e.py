@@ -8,23 +8,17 @@ hangs up."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fixtures_asterisk import LabAsterisk
 from playwright.async_api import Page, expect
-from pydantic import SecretStr
 
-from ctibridge.ami.client import AmiClient, AmiSettings
-from ctibridge.sim.gws import GwsSimulator, SimAgent
-from ctibridge.sim.lab_gateway import GenesysMirror
 from ctibridge.sim.sipp import Sipp
-from tools.local_services import LAB_WEBRTC_SECRET
 
-from .bridge_service import HOST, AmiLogin, Bridge, bridge_settings
-from .conftest import SCREENSHOTS, free_port
+from .bridge_service import Bridge, bridge_on_lab_asterisk
+from .conftest import SCREENSHOTS
 from .test_phone import ASTERISK_WS, CALL_UUID, growing
 from .widget_server import sign_in
 
@@ -36,24 +30,8 @@ DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "widget-establi
 
 @pytest.fixture
 async def bridge(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Bridge]:
-    gws = GwsSimulator([SimAgent(f"agent{DN}", secrets.token_hex(8), DN)])
-    await gws.start(HOST)
-    login = AmiLogin(asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
-    mirror = GenesysMirror(gws)
-    ami_settings = AmiSettings(port=login.port, username=login.username, secret=SecretStr(login.secret))
-    sip_server = AmiClient(ami_settings, on_message=mirror.on_ami, on_link=lambda *_: None)
-    port = free_port()
-    settings = bridge_settings(port, login, gws, tmp_path / "events.jsonl", webrtc_secret=LAB_WEBRTC_SECRET)
-    service = Bridge(settings, gws, port)
-    try:
-        await sip_server.start(timeout_s=10)
-        await service.start()
-        gws.set_agent_state(DN, "Ready")
+    async with bridge_on_lab_asterisk(asterisk, tmp_path / "events.jsonl", DN) as service:
         yield service
-    finally:
-        await service.stop()
-        await sip_server.close()
-        await gws.stop()
 
 
 async def test_answered_call_is_one_card_with_genesys_data_and_audio(

@@ -6,7 +6,6 @@ sandbox, and a call from sipp playing Genesys is answered with media."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,16 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fixtures_asterisk import LabAsterisk
 from playwright.async_api import Page, expect
-from pydantic import SecretStr
-from widget.bridge_service import HOST, AmiLogin, Bridge, bridge_settings
-from widget.conftest import free_port
+from widget.bridge_service import HOST, Bridge, bridge_on_lab_asterisk
 
-from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.gateway.wwe_options import wwe_options
-from ctibridge.sim.gws import GwsSimulator, SimAgent
-from ctibridge.sim.lab_gateway import GenesysMirror
+from ctibridge.sim.gws import GwsSimulator
 from ctibridge.sim.sipp import Sipp
-from tools.local_services import LAB_WEBRTC_SECRET
 
 from .desk import log_in
 
@@ -37,26 +31,10 @@ SECRET_WORDS = ("token", "password", "sipPassword", "jwt")
 
 @pytest.fixture
 async def scene(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[tuple[GwsSimulator, Bridge]]:
-    gws = GwsSimulator([SimAgent(f"agent{DN}", secrets.token_hex(8), DN)])
-    await gws.start(HOST)
-    login = AmiLogin(asterisk.ami_port, asterisk.ami_user, asterisk.ami_secret)
-    mirror = GenesysMirror(gws)
-    ami = AmiSettings(port=login.port, username=login.username, secret=SecretStr(login.secret))
-    sip_server = AmiClient(ami, on_message=mirror.on_ami, on_link=lambda *_: None)
-    port = free_port()
-    settings = bridge_settings(port, login, gws, tmp_path / "events.jsonl", webrtc_secret=LAB_WEBRTC_SECRET,
-                               ws_servers=[ASTERISK_WS])  # the bridge tells the phone where to register
-    bridge = Bridge(settings, gws, port)
-    try:
-        await sip_server.start(timeout_s=10)
-        await bridge.start()
-        gws.set_agent_state(DN, "Ready")
-        gws.wwe_options = wwe_options(f"http://{HOST}:{port}/widget/", [gws.base_url])
-        yield gws, bridge
-    finally:
-        await bridge.stop()
-        await sip_server.close()
-        await gws.stop()
+    # the bridge tells the phone where to register (ws_servers)
+    async with bridge_on_lab_asterisk(asterisk, tmp_path / "events.jsonl", DN, [ASTERISK_WS]) as bridge:
+        bridge.gws.wwe_options = wwe_options(f"http://{HOST}:{bridge.port}/widget/", [bridge.gws.base_url])
+        yield bridge.gws, bridge
 
 
 async def test_agent_logs_in_on_wwe_and_the_widget_answers_a_call(
