@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "token": ("ctibridge.identity.hmac_token", "main", "mint an agent token: --agent A --dn 5001"),
     "check-config": ("ctibridge.config", "main", "validate a configuration file and the environment"),
     "asterisk-config": ("ctibridge.gateway.generator", "main", "write the Asterisk gateway configuration"),
+    "wwe-options": ("ctibridge.gateway.wwe_options", "main", "print the WWE options hosting the widget"),
     "asterisk-sandbox": ("ctibridge.gateway.sandbox", "main", "build/start/stop the Asterisk 22 sandbox"),
     "schema": ("ctibridge.hub.protocol", "main", "print the JSON Schema of the widget protocol"),
 }

@@ -2,12 +2,15 @@
 //  * CallBook: the protocol state of one DN (epoch, seq, calls). Pure: messages in, changes out.
 //  * BridgeClient: the socket around it: hello, heartbeats, actions, reconnect + resume.
 
-/** Close codes after which reconnecting with the same hello cannot help. */
+/** Close codes after which reconnecting with the same credential cannot help (the close reason,
+ * e.g. `expired` or `dn_not_allowed`, becomes the status detail). */
 export const FATAL_CLOSE = Object.freeze({
   4400: "bad_hello",
-  4401: "token_expired",
-  4403: "dn_refused",
+  4401: "unauthorized",
+  4403: "forbidden",
 });
+/** The bridge could not check the credential (JWKS or GWS unreachable): retried with backoff. */
+export const IDENTITY_UNAVAILABLE = 4503;
 
 export class SequenceGap extends Error {}
 
@@ -75,8 +78,12 @@ export function backoffDelay(attempt, firstMs = BACKOFF_FIRST_MS, maxMs = BACKOF
 }
 
 /**
- * Events: "status" (detail {status, detail}), "calls" (detail {changes}), "protocol-error" (detail msg).
- * status: connecting | live | reconnecting | token_expired | dn_refused | bad_hello | stopped.
+ * Events: "status" (detail {status, detail}), "calls" (detail {changes}), "protocol-error" (detail msg),
+ * "sip-credentials" (detail: the bridge's sip_credentials message).
+ * status: connecting | live | reconnecting | unauthorized | forbidden | bad_hello | no_credential | stopped.
+ *
+ * `credential()` is asked for the hello's credential before every connection ({kind, token} or
+ * {kind: "session"}), so a WWE JWT is always fresh; it rejects when there is none.
  */
 export class BridgeClient extends EventTarget {
   #socket = null;
@@ -86,30 +93,42 @@ export class BridgeClient extends EventTarget {
   #lastReceived = 0;
   #pending = new Map();
   #nextActionId = 1;
+  #stopped = false;
 
-  constructor(config) {
+  constructor(config, credential) {
     super();
     this.config = config;
-    this.token = config.token;
+    this.credential = credential;
     this.book = new CallBook(config.dn);
     this.status = "stopped";
     this.detail = "";
   }
 
-  start() {
+  get dn() {
+    return this.book.dn;
+  }
+
+  /** Connect for `dn` (from WWE's agent.get, or the configured hint). */
+  start(dn = this.book.dn) {
+    if (dn !== this.book.dn) this.book = new CallBook(dn);
+    this.#stopped = false;
     this.#connect();
   }
 
   stop() {
+    this.#stopped = true;
     clearTimeout(this.#retryTimer);
     this.#setStatus("stopped", "");
     this.#socket?.close(1000, "widget closed");
   }
 
-  /** A fresh token (from the embedding page) revives a session the server closed with 4401. */
-  setToken(token) {
-    this.token = token;
-    if (["token_expired", "stopped"].includes(this.status)) this.#connect();
+  /** A new credential (sign-in) revives a session the bridge refused or never had. */
+  retry() {
+    if (["unauthorized", "forbidden", "bad_hello", "no_credential", "stopped"].includes(this.status)) {
+      this.#attempt = 0;
+      this.#stopped = false;
+      this.#connect();
+    }
   }
 
   get calls() {
@@ -132,8 +151,19 @@ export class BridgeClient extends EventTarget {
     });
   }
 
-  #connect() {
+  async #connect() {
     clearTimeout(this.#retryTimer);
+    let credential;
+    try {
+      credential = await this.credential();
+    } catch (error) {
+      // WWE may be slow or not ready yet: ask again later (a standalone widget starts only once signed in).
+      if (this.#stopped) return;
+      this.#setStatus("no_credential", String(error?.message ?? error));
+      this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt++));
+      return;
+    }
+    if (this.#stopped) return;
     this.#setStatus(this.book.epoch === null && this.#attempt === 0 ? "connecting" : "reconnecting",
       this.detail);
     const socket = new WebSocket(this.config.bridgeUrl);
@@ -142,7 +172,7 @@ export class BridgeClient extends EventTarget {
     socket.onopen = () => {
       opened = true;
       this.#lastReceived = Date.now();
-      const hello = { type: "hello", token: this.token, dn: this.config.dn };
+      const hello = { type: "hello", dn: this.book.dn, credential };
       const since = this.book.since();
       if (since) hello.since = since;
       this.#send(hello);
@@ -160,7 +190,8 @@ export class BridgeClient extends EventTarget {
         this.#setStatus(fatal, event.reason || "");
         return;
       }
-      this.#retry(opened ? `connection closed (${event.code})` : "bridge unreachable");
+      if (event.code === IDENTITY_UNAVAILABLE) this.#retry(event.reason || "identity_unavailable");
+      else this.#retry(opened ? `connection closed (${event.code})` : "bridge unreachable");
     };
   }
 
@@ -175,7 +206,7 @@ export class BridgeClient extends EventTarget {
 
   #retry(why) {
     this.#stopTraffic("connection to the bridge lost before the result");
-    if (this.status === "stopped") return;
+    if (this.#stopped) return;
     this.#setStatus("reconnecting", why);
     this.#retryTimer = setTimeout(() => this.#connect(), backoffDelay(this.#attempt++));
   }
@@ -210,6 +241,10 @@ export class BridgeClient extends EventTarget {
       return;
     }
     if (msg.type === "ping" || msg.type === "pong") return;
+    if (msg.type === "sip_credentials") {
+      if (msg.dn === this.book.dn) this.dispatchEvent(new CustomEvent("sip-credentials", { detail: msg }));
+      return;
+    }
     let changes;
     try {
       changes = this.book.apply(msg);

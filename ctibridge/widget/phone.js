@@ -1,9 +1,11 @@
-// The agent's WebRTC phone: SIP.js registered as the DN on Asterisk over WS/WSS.
+// The agent's WebRTC phone: SIP.js registered as the DN on Asterisk over WS/WSS, with the SIP
+// credentials the bridge sends over the authenticated socket (never typed, never in a URL).
 // Every session is keyed by the INVITE's X-Genesys-CallUUID (the gateway adds it), which is the
 // bridge call's `call_uuid`: that is how the panel's call and the audio session find each other.
 
 import { Inviter, Registerer, RegistererState, SessionState, UserAgent } from "./vendor/sip.js/index.js";
 import { backoffDelay } from "./bridge.js";
+import { websocketUrl } from "./config.js";
 
 const AUDIO_ONLY = { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } } };
 const STATS_PERIOD_MS = 1000;
@@ -49,6 +51,7 @@ function microphoneError(error) {
 
 /**
  * Events: "change" (anything the view shows changed).
+ * credentials: null until the bridge sent them, then {username, server, domain} (the password stays private)
  * state.transport: disconnected | connecting | connected
  * state.registration: unregistered | registered | refused
  * state.error: null | asterisk_unreachable | sip_refused
@@ -64,23 +67,44 @@ export class Phone extends EventTarget {
   #registerTimer = null;
   #statsTimer = null;
   #stopped = false;
+  #password = "";
 
   constructor(config) {
     super();
     this.config = config;
+    globalThis.addEventListener?.("online", () => this.#reconnectNow());
     this.state = { transport: "disconnected", registration: "unregistered", error: null, mic: "unknown" };
     this.sessions = new Map();
+    this.credentials = null;
   }
 
-  async start() {
+  /**
+   * Register with a bridge `sip_credentials` message (`ws_servers` null = the configured Asterisk
+   * WebSocket). The same credentials again (every reconnect to the bridge sends them) change
+   * nothing; different ones restart the user agent.
+   */
+  async useCredentials({ username, password, ws_servers: wsServers }) {
+    const server = wsServers?.length ? websocketUrl(wsServers[0], location.href) : this.config.asteriskUrl;
+    const credentials = { username, server, domain: this.config.sipDomain || new URL(server).hostname };
+    const same = this.credentials && password === this.#password
+      && Object.keys(credentials).every((k) => credentials[k] === this.credentials[k]);
+    if (same) return;
+    if (this.#ua) await this.stop();
+    this.credentials = credentials;
+    this.#password = password;
+    await this.#start();
+  }
+
+  async #start() {
     this.#stopped = false;
     this.#checkMicrophone();
-    const uri = UserAgent.makeURI(`sip:${this.config.dn}@${this.config.sipDomain}`);
+    const { username, server, domain } = this.credentials;
+    const uri = UserAgent.makeURI(`sip:${username}@${domain}`);
     this.#ua = new UserAgent({
       uri,
-      transportOptions: { server: this.config.asteriskUrl },
-      authorizationUsername: this.config.dn,
-      authorizationPassword: this.config.sipPassword,
+      transportOptions: { server },
+      authorizationUsername: username,
+      authorizationPassword: this.#password,
       logBuiltinEnabled: false,
       sessionDescriptionHandlerFactoryOptions: {
         peerConnectionConfiguration: { iceServers: this.config.iceServers },
@@ -93,7 +117,6 @@ export class Phone extends EventTarget {
       },
     });
     this.#registerer = this.#newRegisterer();
-    globalThis.addEventListener?.("online", () => this.#reconnectNow());
     this.#statsTimer = setInterval(() => this.#sampleStats(), STATS_PERIOD_MS);
     this.#update({ transport: "connecting" });
     try {
@@ -153,7 +176,7 @@ export class Phone extends EventTarget {
   }
 
   dial(number) {
-    const target = UserAgent.makeURI(`sip:${number}@${this.config.sipDomain}`);
+    const target = UserAgent.makeURI(`sip:${number}@${this.credentials?.domain}`);
     if (!target || this.state.registration !== "registered") return false;
     const inviter = new Inviter(this.#ua, target, AUDIO_ONLY);
     this.#track(inviter, { key: inviter.request.callId, callUuid: "", direction: "outbound",

@@ -8,22 +8,47 @@ const BRIDGE_LABELS = Object.freeze({
   connecting: "Bridge connecting…",
   live: "Bridge live",
   reconnecting: "Bridge reconnecting…",
-  token_expired: "Bridge: signed out",
-  dn_refused: "Bridge: DN refused",
+  no_credential: "Bridge: signed out",
+  unauthorized: "Bridge: signed out",
+  forbidden: "Bridge: refused",
   bad_hello: "Bridge: refused",
 });
 
-/** [code, sentence] for every current problem, most blocking first. */
-export function problems(config, phone, bridge) {
-  const list = [];
-  if (!config.dn) list.push(["not_configured", "The widget has no DN: check its URL or config.js."]);
-  else if (!config.token) list.push(["no_token", "No agent token: Genesys call control is off."]);
-  if (bridge.status === "token_expired") list.push(["token_expired", "Your session expired (4401). Sign in to Workspace again."]);
-  if (bridge.status === "dn_refused") list.push(["dn_refused", `DN ${config.dn} is not allowed for this agent or this page (4403).`]);
-  if (bridge.status === "bad_hello") list.push(["bad_hello", "The bridge refused the widget's hello (4400)."]);
-  if (bridge.status === "reconnecting" && bridge.detail === "bridge unreachable") {
-    list.push(["bridge_unreachable", "Call control unreachable: retrying. Calls stay as they are."]);
+/** The bridge's close reasons (docs/widget-protocol.md) in the agent's words. */
+const REFUSALS = Object.freeze({
+  expired: ["token_expired", "Your sign-in expired (4401). Sign in to Workspace again."],
+  session_expired: ["session_expired", "Your Workspace session ended (4401). Sign in to Workspace again."],
+  bad_signature: ["credential_refused", "The bridge did not accept your sign-in (4401 bad_signature)."],
+  wrong_issuer: ["credential_refused", "The bridge does not trust this sign-in's issuer (4401 wrong_issuer)."],
+  wrong_audience: ["credential_refused", "This sign-in is not meant for the bridge (4401 wrong_audience)."],
+  invalid: ["credential_refused", "The bridge did not accept your sign-in (4401 invalid)."],
+  dn_not_allowed: ["dn_refused", "This DN is not allowed for your agent (4403)."],
+  origin_not_allowed: ["origin_refused", "The bridge does not serve widgets on this page's origin (4403)."],
+});
+
+function bridgeProblem(bridge) {
+  const { status, detail } = bridge;
+  if (status === "unauthorized" || status === "forbidden") {
+    const code = status === "unauthorized" ? 4401 : 4403;
+    return REFUSALS[detail] ?? ["credential_refused", `The bridge refused the widget (${code} ${detail}).`];
   }
+  if (status === "bad_hello") return ["bad_hello", "The bridge refused the widget's hello (4400)."];
+  if (status === "no_credential") return ["no_credential", `Not signed in: ${detail}`];
+  if (status === "reconnecting" && detail === "identity_unavailable") {
+    return ["identity_unavailable", "The sign-in service is unreachable: retrying."];
+  }
+  if (status === "reconnecting" && detail === "bridge unreachable") {
+    return ["bridge_unreachable", "Call control unreachable: retrying. Calls stay as they are."];
+  }
+  return null;
+}
+
+/** [code, sentence] for every current problem, most blocking first. */
+export function problems(setup, phone, bridge) {
+  const list = [];
+  if (setup.problem) list.push(setup.problem);
+  const refusal = bridgeProblem(bridge);
+  if (refusal) list.push(refusal);
   const mic = phone.state.mic;
   if (mic === "denied") list.push(["mic_denied", "Microphone access denied: allow it in the browser to talk."]);
   if (mic === "missing") list.push(["mic_missing", "No microphone found."]);
@@ -32,19 +57,29 @@ export function problems(config, phone, bridge) {
   if (phone.state.error === "asterisk_unreachable") {
     list.push(["asterisk_unreachable", "Phone server unreachable: retrying."]);
   }
-  if (phone.state.error === "sip_refused") list.push(["sip_refused", `Phone registration of ${config.dn} refused: check the SIP password.`]);
+  if (phone.state.error === "sip_refused") {
+    list.push(["sip_refused", `Phone registration of ${phone.credentials?.username} refused by the phone server.`]);
+  }
   return list;
 }
 
-export function renderStatus({ phonePill, bridgePill, alerts }, config, phone, bridge) {
+/** Why the phone is off: it registers only with the SIP credentials the bridge sends. */
+function phoneLabel(phone, bridge) {
+  if (!phone.credentials) {
+    return bridge.status === "live" ? "Phone: no SIP credentials" : "Phone off: waiting for sign-in";
+  }
   const reg = phone.state.registration;
-  phonePill.dataset.status = reg;
-  phonePill.textContent = !config.sipPassword ? "Phone off"
-    : reg === "registered" ? `Phone ${config.dn}`
-      : phone.state.transport === "connecting" ? "Phone connecting…" : `Phone ${reg}`;
+  if (reg === "registered") return `Phone ${phone.credentials.username}`;
+  return phone.state.transport === "connecting" ? "Phone connecting…" : `Phone ${reg}`;
+}
+
+/** `setup`: {problem: [code, sentence] | null} from the wiring (not configured, not signed in). */
+export function renderStatus({ phonePill, bridgePill, alerts }, setup, phone, bridge) {
+  phonePill.dataset.status = phone.credentials ? phone.state.registration : "off";
+  phonePill.textContent = phoneLabel(phone, bridge);
   bridgePill.dataset.status = bridge.status;
   bridgePill.textContent = BRIDGE_LABELS[bridge.status] ?? bridge.status;
-  const current = problems(config, phone, bridge);
+  const current = problems(setup, phone, bridge);
   const key = current.map(([code, text]) => `${code}:${text}`).join("|");
   if (alerts.dataset.key === key) return; // unchanged: do not make screen readers repeat it
   alerts.dataset.key = key;

@@ -16,6 +16,7 @@ from ctibridge.config import Settings
 from ctibridge.identity.hmac_token import mint
 from ctibridge.service.assemble import Components, build
 from ctibridge.sim.gws import GwsSimulator
+from ctibridge.sim.gws.auth import bridge_jwt_section
 from ctibridge.web.app import create_app
 
 HOST = "127.0.0.1"
@@ -30,8 +31,12 @@ class AmiLogin:
     secret: str
 
 
-def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path) -> Settings:
-    """What the service needs to follow ``ami`` and the GWS simulator, serving the widget on ``port``."""
+def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path,
+                    webrtc_secret: str | None = None, ws_servers: list[str] | None = None) -> Settings:
+    """What the service needs to follow ``ami`` and the GWS simulator, serving the widget on ``port``:
+    agent tokens and the simulator's JWTs are credentials; with ``webrtc_secret`` (the gateway's),
+    a verified widget gets its DN's SIP credentials (``ws_servers``: where its phone registers)."""
+    sip = {"webrtc_secret": webrtc_secret, "ws_servers": ws_servers} if webrtc_secret else None
     return Settings.model_validate({
         "listen": {"host": HOST, "port": port},
         "ami": {"host": HOST, "port": ami.port, "username": ami.username, "secret": ami.secret,
@@ -40,7 +45,9 @@ def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path
             {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
             for a in gws.agents.values()]},
         "gateway": {"dns": [a.dn for a in gws.agents.values()]},
-        "auth": {"token_secret": secrets.token_urlsafe(32), "allowed_origins": [f"http://{HOST}:{port}"]},
+        "auth": {"token_secret": secrets.token_urlsafe(32), "allowed_origins": [f"http://{HOST}:{port}"],
+                 "verifiers": ["hmac", "jwt"], "jwt": bridge_jwt_section(gws),
+                 "sip": sip},
         "log": {"event_log": str(event_log)},
     })
 
@@ -74,6 +81,10 @@ class Bridge:
             self.runner = None
 
     def widget_url(self, dn: str, **params: str) -> str:
-        token = mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())
+        """The standalone widget's URL: a DN hint and display options, never a secret."""
         query = "".join(f"&{k}={v}" for k, v in params.items())
-        return f"http://{HOST}:{self.port}/widget/?dn={dn}&token={token}{query}"
+        return f"http://{HOST}:{self.port}/widget/?dn={dn}{query}"
+
+    def token(self, dn: str) -> str:
+        """An agent token for ``dn``, for the widget's sign-in field (``ctibridge token``)."""
+        return mint(self.settings.auth.secret_bytes, f"agent{dn}", [dn], 3600, time.time())

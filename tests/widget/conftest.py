@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright, expect
 
 from tools.local_services import free_port
 
@@ -25,6 +25,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WIDGET_VIEWPORT: ViewportSize = {"width": 300, "height": 500}
 
 pytestmark = pytest.mark.browser
+
+# A shared 2-core machine may stall the browser for seconds: waits that are about "eventually"
+# get 10 s instead of Playwright's 5 (a wrong state still fails, only later).
+expect.set_options(timeout=10_000)
 
 
 @pytest.fixture

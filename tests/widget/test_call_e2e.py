@@ -21,10 +21,12 @@ from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.lab_gateway import GenesysMirror
 from ctibridge.sim.sipp import Sipp
+from tools.local_services import LAB_WEBRTC_SECRET
 
 from .bridge_service import HOST, AmiLogin, Bridge, bridge_settings
 from .conftest import SCREENSHOTS, free_port
 from .test_phone import ASTERISK_WS, CALL_UUID, growing
+from .widget_server import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -41,7 +43,8 @@ async def bridge(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Bridge]
     ami_settings = AmiSettings(port=login.port, username=login.username, secret=SecretStr(login.secret))
     sip_server = AmiClient(ami_settings, on_message=mirror.on_ami, on_link=lambda *_: None)
     port = free_port()
-    service = Bridge(bridge_settings(port, login, gws, tmp_path / "events.jsonl"), gws, port)
+    settings = bridge_settings(port, login, gws, tmp_path / "events.jsonl", webrtc_secret=LAB_WEBRTC_SECRET)
+    service = Bridge(settings, gws, port)
     try:
         await sip_server.start(timeout_s=10)
         await service.start()
@@ -56,8 +59,9 @@ async def bridge(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[Bridge]
 async def test_answered_call_is_one_card_with_genesys_data_and_audio(
     page: Page, bridge: Bridge, asterisk: LabAsterisk, sipp: Sipp,
 ) -> None:
-    await page.goto(bridge.widget_url(DN, sipPassword=asterisk.settings.password(DN), asteriskUrl=ASTERISK_WS,
-                                      sipDomain="127.0.0.1", dataKeys="Segment,Language"))
+    await page.goto(bridge.widget_url(DN, asteriskUrl=ASTERISK_WS, sipDomain="127.0.0.1",
+                                      dataKeys="Segment,Language"))
+    await sign_in(page, bridge.token(DN))  # the bridge then sends the DN's SIP credentials
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
 

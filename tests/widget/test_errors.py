@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from .conftest import CHROMIUM_ARGS, WidgetServer, free_port
+from .widget_server import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +18,11 @@ def chromium_args() -> list[str]:
 
 
 async def test_microphone_denied_and_asterisk_unreachable(page: Page, widget_server: WidgetServer) -> None:
-    await page.goto(widget_server.url(dn="5001", sipPassword="pw", token="tok",
-                                      asteriskUrl=f"ws://127.0.0.1:{free_port()}/ws"))
+    await page.goto(widget_server.url(dn="5001"))
+    await sign_in(page, "tok")
+    conn = await widget_server.peer.accept()
+    await conn.recv_type("hello")
+    await conn.send_sip_credentials("5001", "pw", f"ws://127.0.0.1:{free_port()}/ws")
     await expect(page.locator('.alert[data-error="mic_denied"]')).to_have_text(
         "Microphone access denied: allow it in the browser to talk.")
     await expect(page.locator('.alert[data-error="asterisk_unreachable"]')).to_contain_text(

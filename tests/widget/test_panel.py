@@ -17,19 +17,26 @@ from ctibridge.hub.protocol import (
 )
 
 from .conftest import WidgetServer
-from .widget_server import PeerConnection, call_view
+from .widget_server import PeerConnection, call_view, hmac_hello, sign_in
 
 pytestmark = pytest.mark.browser
 
-WIDGET = {"dn": "5001", "token": "tok-5001", "dataKeys": "Segment,AccountId"}
+WIDGET = {"dn": "5001", "dataKeys": "Segment,AccountId"}
+
+
+async def signed_in(page: Page, server: WidgetServer, token: str = "tok-5001",
+                    **params: str) -> PeerConnection:
+    """Load the widget, sign in with ``token``, take its hello (checked)."""
+    await page.goto(server.url(**{**WIDGET, **params}))
+    await sign_in(page, token)
+    conn = await server.peer.accept()
+    assert await conn.recv_type("hello") == hmac_hello(token)
+    return conn
 
 
 async def open_live(page: Page, server: WidgetServer, calls: list[CallView], **params: str) -> PeerConnection:
-    """Load the widget, take its hello, answer with a snapshot of ``calls`` at seq 10 of epoch e1."""
-    await page.goto(server.url(**{**WIDGET, **params}))
-    conn = await server.peer.accept()
-    hello = await conn.recv_type("hello")
-    assert hello == {"type": "hello", "token": "tok-5001", "dn": "5001"}
+    """Signed in, answered with a snapshot of ``calls`` at seq 10 of epoch e1."""
+    conn = await signed_in(page, server, **params)
     await conn.send(SnapshotMessage(dn="5001", epoch="e1", seq=10, calls=calls))
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     return conn
@@ -151,27 +158,56 @@ async def test_sequence_gap_makes_the_client_resume(page: Page, widget_server: W
     await expect(card).to_have_attribute("data-state", "established")
 
 
-@pytest.mark.parametrize(("code", "error", "status"), [
-    (4401, "token_expired", "token_expired"),
-    (4403, "dn_refused", "dn_refused"),
+@pytest.mark.parametrize(("code", "reason", "error", "status"), [
+    (4401, "expired", "token_expired", "unauthorized"),
+    (4401, "wrong_issuer", "credential_refused", "unauthorized"),
+    (4401, "session_expired", "session_expired", "unauthorized"),
+    (4403, "dn_not_allowed", "dn_refused", "forbidden"),
+    (4403, "origin_not_allowed", "origin_refused", "forbidden"),
 ])
 async def test_refused_session_is_explained_and_not_retried(
-    page: Page, widget_server: WidgetServer, code: int, error: str, status: str,
+    page: Page, widget_server: WidgetServer, code: int, reason: str, error: str, status: str,
 ) -> None:
-    await page.goto(widget_server.url(**WIDGET))
-    conn = await widget_server.peer.accept()
-    await conn.recv_type("hello")
-    await conn.close(code, "refused")
-    await expect(page.locator(f'.alert[data-error="{error}"]')).to_be_visible()
+    conn = await signed_in(page, widget_server)
+    await conn.close(code, reason)
+    alert = page.locator(f'.alert[data-error="{error}"]')
+    await expect(alert).to_contain_text(f"({code}")
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", status)
     with pytest.raises(TimeoutError):
         await widget_server.peer.accept(within=1.0)  # no retry with the same hello
+
+
+async def test_a_new_sign_in_after_a_refusal_connects_again(page: Page, widget_server: WidgetServer) -> None:
+    conn = await signed_in(page, widget_server, "tok-old")
+    await conn.close(4401, "expired")
+    await expect(page.locator('.alert[data-error="token_expired"]')).to_be_visible()
+    await sign_in(page, "tok-new")
+    again = await widget_server.peer.accept()
+    assert await again.recv_type("hello") == hmac_hello("tok-new")
+
+
+async def test_identity_unavailable_is_retried(page: Page, widget_server: WidgetServer) -> None:
+    conn = await signed_in(page, widget_server)
+    await conn.close(4503, "identity_unavailable")
+    await expect(page.locator('.alert[data-error="identity_unavailable"]')).to_be_visible()
+    again = await widget_server.peer.accept()  # with backoff, same credential
+    assert await again.recv_type("hello") == hmac_hello("tok-5001")
+
+
+async def test_a_secret_in_the_url_is_ignored_and_named(page: Page, widget_server: WidgetServer) -> None:
+    await page.goto(widget_server.url(**WIDGET, token="leaked", sipPassword="leaked"))
+    await expect(page.locator('.alert[data-error="secret_in_url"]')).to_have_text(
+        "Ignored token, sipPassword in the page address: secrets never go in a URL.")
+    await expect(page.get_by_role("form", name="Sign in to the bridge")).to_be_visible()
+    with pytest.raises(TimeoutError):
+        await widget_server.peer.accept(within=1.0)  # the leaked token was not used
 
 
 async def test_unreachable_bridge_is_shown_and_retried(page: Page, widget_server: WidgetServer) -> None:
     from .conftest import free_port
 
     await page.goto(widget_server.url(**WIDGET, bridgeUrl=f"ws://127.0.0.1:{free_port()}/ws"))
+    await sign_in(page, "tok-5001")
     await expect(page.locator('.alert[data-error="bridge_unreachable"]')).to_be_visible()
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "reconnecting")
 
@@ -185,3 +221,11 @@ async def test_silent_bridge_is_left_for_a_new_connection(page: Page, widget_ser
     hello = await again.recv_type("hello")
     assert hello["since"] == {"epoch": "e1", "seq": 10}
     await expect(page.locator('article[data-call-id="5001-3"]')).to_be_visible()
+
+
+async def test_session_credential_sends_no_token(page: Page, widget_server: WidgetServer) -> None:
+    """Served under the GWS origin, the agent's session cookie on the upgrade is the credential."""
+    await page.goto(widget_server.url(dn="5001", credential="session"))
+    await expect(page.get_by_role("form", name="Sign in to the bridge")).to_be_hidden()
+    conn = await widget_server.peer.accept()
+    assert await conn.recv_type("hello") == {"type": "hello", "dn": "5001", "credential": {"kind": "session"}}

@@ -20,6 +20,7 @@ from ctibridge.sim.scenario import Answer, InboundCall
 
 from .bridge_service import HOST, AmiLogin, Bridge, bridge_settings
 from .conftest import free_port
+from .widget_server import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +49,7 @@ async def scene(tmp_path: Path) -> AsyncIterator[tuple[Bridge, ScenarioRunner]]:
 
 async def established_call(page: Page, bridge: Bridge, runner: ScenarioRunner) -> None:
     await page.goto(bridge.widget_url("5001", dataKeys="Segment,Language"))
+    await sign_in(page, bridge.token("5001"))
     await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")
     await runner.apply(InboundCall(at=0, kind="inbound_call", call="c1", dn="5001", caller="+15550001000",
                                    caller_name="José Müller",

@@ -15,7 +15,7 @@ from ctibridge.hub.protocol import DeltaMessage, SnapshotMessage
 from ctibridge.sim.sipp import Sipp
 
 from .conftest import SCREENSHOTS, WidgetServer
-from .widget_server import call_view
+from .widget_server import PeerConnection, call_view, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -23,9 +23,16 @@ ASTERISK_WS = "ws://127.0.0.1:8088/ws"
 CALL_UUID = "G2BL4WIDGETTEST0000000000000001"
 
 
-def phone_url(server: WidgetServer, asterisk: LabAsterisk) -> str:
-    password = asterisk.settings.password("5001")
-    return server.url(dn="5001", sipPassword=password, asteriskUrl=ASTERISK_WS, sipDomain="127.0.0.1")
+async def signed_in_phone(page: Page, server: WidgetServer, password: str) -> PeerConnection:
+    """The widget signs in to the (scripted) bridge, which answers its hello with the DN's SIP
+    credentials: the only way the phone learns its password."""
+    await page.goto(server.url(dn="5001", sipDomain="127.0.0.1"))
+    await expect(page.locator("#phone-status")).to_have_text("Phone off: waiting for sign-in")
+    await sign_in(page, "tok")
+    conn = await server.peer.accept()
+    await conn.recv_type("hello")
+    await conn.send_sip_credentials("5001", password, ASTERISK_WS)
+    return conn
 
 
 async def growing(media: Locator, attribute: str) -> None:
@@ -39,7 +46,7 @@ async def growing(media: Locator, attribute: str) -> None:
 async def test_phone_answers_a_genesys_call_with_media(
     page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, sipp: Sipp,
 ) -> None:
-    await page.goto(phone_url(widget_server, asterisk))
+    await signed_in_phone(page, widget_server, asterisk.settings.password("5001"))
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
 
     call = await sipp.genesys_call("5001", CALL_UUID, flow="hold", pause_ms=3000)
@@ -71,9 +78,7 @@ async def test_panel_answer_answers_the_linked_phone_session(
 ) -> None:
     """The bridge's call and the SIP.js session share the X-Genesys-CallUUID: one card, and its
     Answer is the local 200 OK (no protocol action); the card then shows the call's audio."""
-    await page.goto(phone_url(widget_server, asterisk) + "&token=tok")
-    conn = await widget_server.peer.accept()
-    await conn.recv_type("hello")
+    conn = await signed_in_phone(page, widget_server, asterisk.settings.password("5001"))
     await conn.send(SnapshotMessage(dn="5001", epoch="e1", seq=1, calls=[]))
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
 
@@ -99,16 +104,21 @@ async def test_panel_answer_answers_the_linked_phone_session(
 
 async def test_wrong_sip_password_is_explained(page: Page, widget_server: WidgetServer,
                                                asterisk: LabAsterisk) -> None:
-    await page.goto(widget_server.url(dn="5001", sipPassword="wrong", asteriskUrl=ASTERISK_WS,
-                                      sipDomain="127.0.0.1"))
-    await expect(page.locator('.alert[data-error="sip_refused"]')).to_be_visible()
+    """The bridge's ws_servers null means the widget's configured Asterisk WebSocket."""
+    await page.goto(widget_server.url(dn="5001", asteriskUrl=ASTERISK_WS, sipDomain="127.0.0.1"))
+    await sign_in(page, "tok")
+    conn = await widget_server.peer.accept()
+    await conn.recv_type("hello")
+    await conn.send_sip_credentials("5001", "wrong", None)
+    await expect(page.locator('.alert[data-error="sip_refused"]')).to_have_text(
+        "Phone registration of 5001 refused by the phone server.")
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "refused")
 
 
 async def test_phone_registers_again_after_asterisk_comes_back(
     page: Page, widget_server: WidgetServer, asterisk: LabAsterisk,
 ) -> None:
-    await page.goto(phone_url(widget_server, asterisk))
+    await signed_in_phone(page, widget_server, asterisk.settings.password("5001"))
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
     await asterisk.sandbox.stop()
     await expect(page.locator('.alert[data-error="asterisk_unreachable"]')).to_be_visible()
@@ -120,7 +130,7 @@ async def test_phone_registers_again_after_asterisk_comes_back(
 async def test_phone_dials_out_and_hangs_up(
     page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, sipp: Sipp,
 ) -> None:
-    await page.goto(phone_url(widget_server, asterisk))
+    await signed_in_phone(page, widget_server, asterisk.settings.password("5001"))
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
     genesys = await sipp.genesys_answer(pause_ms=200)
     await page.get_by_label("Number to call").fill("5550002000")

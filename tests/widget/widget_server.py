@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from playwright.async_api import Page
 from pydantic import BaseModel
 
 from ctibridge.hub.protocol import CallView
@@ -25,7 +26,7 @@ SIPJS_DIR = WIDGET_DIR / "node_modules" / "sip.js" / "lib"
 # The policy of docs/widget-deploy.md, loosened only to this test's loopback hosts: every browser
 # test also proves the widget needs no inline script, style or eval.
 WIDGET_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-              "connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'self' http://localhost:*")
+              "connect-src 'self' ws://127.0.0.1:*; frame-ancestors 'self' http://localhost:* http://127.0.0.1:*")
 
 
 @web.middleware
@@ -62,6 +63,12 @@ class PeerConnection:
     async def send(self, message: BaseModel) -> None:
         await self.ws.send_str(message.model_dump_json())
 
+    async def send_sip_credentials(self, dn: str, password: str, ws_server: str | None) -> None:
+        """The contract's ``sip_credentials`` frame (docs/widget-protocol.md), as the bridge sends
+        it after a verified hello."""
+        await self.ws.send_json({"type": "sip_credentials", "dn": dn, "username": dn, "password": password,
+                                 "ws_servers": [ws_server] if ws_server else None, "realm": None})
+
     async def close(self, code: int, reason: str = "") -> None:
         await self.ws.close(code=code, message=reason.encode())
 
@@ -95,6 +102,19 @@ class ProtocolPeer:
     async def close_all(self) -> None:
         for ws in list(self.open):
             await ws.close(code=1001, message=b"test over")
+
+
+async def sign_in(page: Page, token: str, dn: str = "") -> None:
+    """The standalone widget's sign-in field: the only way an HMAC token reaches it (never a URL)."""
+    form = page.get_by_role("form", name="Sign in to the bridge")
+    if dn:
+        await form.get_by_label("DN").fill(dn)
+    await form.get_by_label("Agent token").fill(token)
+    await form.get_by_role("button", name="Sign in").click()
+
+
+def hmac_hello(token: str, dn: str = "5001") -> dict[str, Any]:
+    return {"type": "hello", "dn": dn, "credential": {"kind": "hmac", "token": token}}
 
 
 def call_view(call_id: str = "5001-3", **changes: Any) -> CallView:

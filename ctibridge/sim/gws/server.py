@@ -28,6 +28,7 @@ from ctibridge.sim.gws import auth, rest_v2, workspace_v3
 from ctibridge.sim.gws.bayeux import Advice, BayeuxServer
 from ctibridge.sim.gws.calls import SimCall, call_message, device_message, device_resource, new_call_uuid
 from ctibridge.sim.gws.sim_http import SimulatedError, destination_of
+from ctibridge.sim.wwe import add_routes as add_wwe_routes
 
 CALLS_CHANNEL = "/v2/me/calls"
 DEVICES_CHANNEL = "/v2/me/devices"
@@ -79,6 +80,7 @@ class GwsSimulator:
         self.auto_answer_consult = auto_answer_consult
         self.calls: dict[str, SimCall] = {}
         self.agent_states: dict[str, str] = {a.dn: "NotReady" for a in agents}
+        self.wwe_options: dict[str, dict[str, str]] = {}  # what the WWE stand-in at /ui/wwe/ hosts
         self.operations: list[Operation] = []
         self.on_operation: list[OperationListener] = []
         self._sessions: dict[str, _HttpSession] = {}
@@ -94,6 +96,7 @@ class GwsSimulator:
         auth.add_routes(app.router, self)
         rest_v2.add_routes(app.router, self)
         workspace_v3.add_routes(app.router, self)
+        add_wwe_routes(app.router, lambda: self.wwe_options)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
