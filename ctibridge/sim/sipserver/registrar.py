@@ -1,0 +1,111 @@
+"""The SIP Server's registrar for the gateway's DN registrations: Debian's kamailio.
+
+Asterisk registers every agent DN toward Genesys (``type=registration`` in pjsip.conf) and sends
+them to ``GatewaySettings.registrar`` (127.0.0.2:5070 in the lab profile). kamailio's
+``registrar`` module answers them for as long as it runs, with an ``Expires`` it caps at
+``expires_s``, so a short value makes Asterisk re-register often. Each REGISTER is logged on
+kamailio's stderr, which is how ``registers(dn)`` counts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+CONFIG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+children=1
+auto_aliases=no
+listen=udp:{host}:{port}
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "xlog.so"
+loadmodule "textops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "min_expires", 1)
+modparam("registrar", "max_expires", {expires})
+modparam("registrar", "default_expires", {expires})
+request_route {{
+    if (is_method("REGISTER")) {{
+        xlog("L_NOTICE", "ctibridge-register dn=$tU\\n");
+        if (!save("location")) {{ sl_reply_error(); }}
+        exit;
+    }}
+    sl_send_reply("405", "Method Not Allowed");
+}}
+"""
+_REGISTER = re.compile(r"ctibridge-register dn=(\S+)")
+
+
+def available() -> bool:
+    return shutil.which("kamailio") is not None
+
+
+class Registrar:
+    """``await start()``; ``registers(dn)`` REGISTERs answered so far; ``await stop()``."""
+
+    def __init__(self, workdir: Path, host: str, port: int, expires_s: int = 300) -> None:
+        self.workdir, self.host, self.port, self.expires_s = workdir, host, port, expires_s
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._counts: Counter[str] = Counter()
+        self._listening = asyncio.Event()
+
+    async def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "kamailio.cfg"
+        text = CONFIG.format(host=self.host, port=self.port, expires=self.expires_s)
+        config.write_text(text, encoding="utf-8")
+        self._counts.clear()
+        self._listening.clear()
+        self._process = await asyncio.create_subprocess_exec(
+            "kamailio", "-f", str(config), "-DD", "-E", "-m", "16", "-M", "4",
+            "-Y", str(self.workdir), "-w", str(self.workdir),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        self._reader = asyncio.create_task(self._read(self._process))
+        try:
+            await asyncio.wait_for(self._listening.wait(), 10)
+        except TimeoutError:
+            await self.stop()
+            raise RuntimeError(f"kamailio did not start listening on {self.host}:{self.port}") from None
+
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        async for raw in process.stderr:
+            line = raw.decode(errors="replace")
+            if "udp_server" in line or "main.c" in line:  # sockets bound, children forked
+                self._listening.set()
+            if match := _REGISTER.search(line):
+                self._counts[match.group(1)] += 1
+
+    def registers(self, dn: str) -> int:
+        return self._counts[dn]
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
