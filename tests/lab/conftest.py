@@ -27,7 +27,7 @@ async def lab(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[GenesysLab
     gws = GwsSimulator(AGENTS, advice=Advice(timeout_ms=1500, interval_ms=0))
     await gws.start()
     try:
-        async with genesys_lab(tmp_path, asterisk=asterisk.settings, gws=gws, registrar_expires_s=4,
+        async with genesys_lab(tmp_path, asterisk=asterisk.settings, gws=gws, registrar_expires_s=20,
                                talk_s=None, ring_timeout_s=8.0) as running:
             asterisk.sandbox.cli("pjsip send register *all")  # now, not after its 60 s retry
             yield running

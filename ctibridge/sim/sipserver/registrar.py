@@ -57,7 +57,6 @@ class Registrar:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._counts: Counter[str] = Counter()
-        self._listening = asyncio.Event()
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +64,6 @@ class Registrar:
         text = CONFIG.format(host=self.host, port=self.port, expires=self.expires_s)
         config.write_text(text, encoding="utf-8")
         self._counts.clear()
-        self._listening.clear()
         self._process = await asyncio.create_subprocess_exec(
             "kamailio", "-f", str(config), "-DD", "-E", "-m", "16", "-M", "4",
             "-Y", str(self.workdir), "-w", str(self.workdir),
@@ -74,17 +72,40 @@ class Registrar:
         )
         self._reader = asyncio.create_task(self._read(self._process))
         try:
-            await asyncio.wait_for(self._listening.wait(), 10)
+            await asyncio.wait_for(self._answering(), 10)
         except TimeoutError:
             await self.stop()
-            raise RuntimeError(f"kamailio did not start listening on {self.host}:{self.port}") from None
+            raise RuntimeError(f"kamailio did not answer on {self.host}:{self.port}") from None
+
+    async def _answering(self) -> None:
+        """Until kamailio answers a probe: a REGISTER sent before that would be lost, and Asterisk
+        would wait its retry interval (60 s) before the next."""
+        loop = asyncio.get_running_loop()
+        answered = loop.create_future()
+
+        class Probe(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                if not answered.done():
+                    answered.set_result(data)
+
+        transport, _ = await loop.create_datagram_endpoint(Probe, local_addr=(self.host, 0))
+        try:
+            port = transport.get_extra_info("sockname")[1]
+            probe = (f"OPTIONS sip:{self.host}:{self.port} SIP/2.0\r\n"
+                     f"Via: SIP/2.0/UDP {self.host}:{port};branch=z9hG4bK-probe\r\n"
+                     f"From: <sip:probe@{self.host}>;tag=probe\r\nTo: <sip:{self.host}>\r\n"
+                     "Call-ID: ctibridge-registrar-probe\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                     "Content-Length: 0\r\n\r\n").encode()
+            while not answered.done():
+                transport.sendto(probe, (self.host, self.port))
+                await asyncio.wait([answered], timeout=0.1)
+        finally:
+            transport.close()
 
     async def _read(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None
         async for raw in process.stderr:
             line = raw.decode(errors="replace")
-            if "udp_server" in line or "main.c" in line:  # sockets bound, children forked
-                self._listening.set()
             if match := _REGISTER.search(line):
                 self._counts[match.group(1)] += 1
 
