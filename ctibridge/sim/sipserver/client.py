@@ -24,8 +24,8 @@ class EngineError(Exception):
 
 class EngineClient:
     def __init__(self, endpoints: dict[str, tuple[str, int]], on_event: Callable[[EngineEvent], None],
-                 log_file: Path, log_level: int = 1) -> None:
-        self.endpoints, self.on_event = endpoints, on_event
+                 log_file: Path, passwords: dict[str, str] | None = None, log_level: int = 1) -> None:
+        self.endpoints, self.on_event, self.passwords = endpoints, on_event, dict(passwords or {})
         self.log_file, self.log_level = log_file, log_level
         self._process: asyncio.subprocess.Process | None = None
         self._replies: dict[int, asyncio.Future[Any]] = {}
@@ -35,7 +35,7 @@ class EngineClient:
 
     async def start(self, within_s: float = 10.0) -> None:
         config = {"endpoints": {name: list(address) for name, address in self.endpoints.items()},
-                  "log_level": self.log_level}
+                  "passwords": self.passwords, "log_level": self.log_level}
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as stderr:
             self._process = await asyncio.create_subprocess_exec(

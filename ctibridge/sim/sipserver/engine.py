@@ -5,11 +5,12 @@ line on stdin and writes one JSON line per reply or event on stdout; ``EngineCli
 is the other end. A process of its own because pjsua2 is a process-wide singleton with native
 threads: a crash or a leak stays here, and stopping the lab is killing one process.
 
-Config: ``{"endpoints": {"<name>": ["<ip>", <port>], ...}}``: one UDP transport and one local
-account per name (the SIP Server trunk side, each lab phone). Legs are SIP calls named by the
-client (``dial``) or by the engine (``in-N``, incoming). Media: every leg's audio is a port of
-PJSIP's conference bridge; ``connect`` wires sources (``tone:<hz>``, another leg) into a leg or
-a leg into another, so the stand-in mixes, bridges and plays music like a media server would.
+Config: ``{"endpoints": {"<name>": ["<ip>", <port>], ...}, "passwords": {"<name>": "..."}}``: one
+UDP transport and one local account per name (the SIP Server trunk side, each lab phone, a phone
+with its digest password). Legs are SIP calls named by the client (``dial``) or by the engine
+(``in-N``, incoming). Media: every leg's audio is a port of PJSIP's conference bridge; ``connect``
+wires sources (``tone:<hz>``, another leg) into a leg, so the stand-in mixes, bridges and plays
+music like a media server would.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class Engine:
             account_config = pj.AccountConfig()
             account_config.idUri = f"sip:{name}@{ip}:{port}"
             account_config.sipConfig.transportId = transport_id
+            if password := config.get("passwords", {}).get(name):  # a lab phone's digest password
+                account_config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", name, 0, password))
             account_config.mediaConfig.transportConfig.boundAddress = ip
             account_config.mediaConfig.transportConfig.publicAddress = ip
             account = Account(self, name)

@@ -83,6 +83,7 @@ async def genesys_lab(workdir: Path, *, asterisk: GatewaySettings | None = None,
                         gateway=f"{settings.bind_address}:{settings.sip_port}",
                         phones={dn: (settings.phone_address(dn), LAB_PHONE_PORT)
                                 for dn in settings.phone_dns},
+                        phone_passwords={dn: settings.password(dn) for dn in settings.phone_dns},
                         ring_timeout_s=ring_timeout_s, talk_s=talk_s)
         await sip.start()
         stack.push_async_callback(sip.stop)

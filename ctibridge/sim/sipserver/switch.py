@@ -70,7 +70,8 @@ class SipServer:
     """``await start()``; ``await call(dn)`` places a customer call; ``await stop()``."""
 
     def __init__(self, gws: GwsSimulator, workdir: Path, *, trunk: tuple[str, int], gateway: str,
-                 phones: dict[str, tuple[str, int]] | None = None, ring_timeout_s: float = 20.0,
+                 phones: dict[str, tuple[str, int]] | None = None,
+                 phone_passwords: dict[str, str] | None = None, ring_timeout_s: float = 20.0,
                  answer_after_s: float = 0.3, talk_s: tuple[float, float] | None = None) -> None:
         self.gws, self.gateway, self.ring_timeout_s = gws, gateway, ring_timeout_s
         self.answer_after_s, self.talk_s = answer_after_s, talk_s
@@ -78,12 +79,14 @@ class SipServer:
         self.phone_modes: dict[str, PhoneMode] = {dn: "answer" for dn in self.phones}
         self.calls: dict[str, LabCall] = {}
         self.consultations: dict[str, Consultation] = {}
-        self.engine = EngineClient({TRUNK: trunk, **self.phones}, self._on_event, workdir / "sip-engine.log")
+        self.engine = EngineClient({TRUNK: trunk, **self.phones}, self._on_event, workdir / "sip-engine.log",
+                                   passwords=phone_passwords)
         self._by_leg: dict[str, str] = {}  # leg -> CallUUID
         self._leg_names = (f"L{n}" for n in itertools.count(1))
         self._waiters: list[tuple[Callable[[EngineEvent], bool], asyncio.Future[EngineEvent]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.leg_states: dict[str, str] = {}  # every leg's last SIP state
+        self.leg_media: dict[str, str] = {}  # and its media: active, local_hold, remote_hold, none
         self.phone_calls: dict[str, str] = {}  # incoming leg at a lab phone -> the CallUUID it carried
 
     async def start(self) -> None:
@@ -127,6 +130,22 @@ class SipServer:
         leg = next((leg for leg, u in self.phone_calls.items() if u == uuid), "")
         result: dict[str, Any] = await self.engine.command("stats", leg=leg)
         return result
+
+    async def phone_dial(self, dn: str, number: str) -> str:
+        """The lab phone of ``dn`` calls ``number`` through the gateway (which routes it to this
+        stand-in as the far end). Returns the phone's leg."""
+        leg = next(self._leg_names)
+        await self.engine.command("dial", leg=leg, on=dn, uri=f"sip:{number}@{self.gateway}")
+        await self.engine.command("connect", source=PHONE_TONE, leg=leg)
+        return leg
+
+    async def phone_hangup(self, leg: str) -> None:
+        await self.engine.command("hangup", leg=leg)
+
+    def outbound_call(self, dn: str) -> LabCall | None:
+        """The latest call ``dn`` made through the gateway."""
+        calls = [c for c in self.calls.values() if c.direction == "outbound" and c.dn == dn]
+        return calls[-1] if calls else None
 
     async def customer_hangup(self, uuid: str) -> None:
         call = self.calls[uuid]
@@ -314,6 +333,8 @@ class SipServer:
     def _on_event(self, event: EngineEvent) -> None:
         if event.get("event") == "state":
             self.leg_states[str(event["leg"])] = str(event["state"])
+        elif event.get("event") == "media":
+            self.leg_media[str(event["leg"])] = str(event["status"])
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(event):
                 future.set_result(event)
