@@ -43,6 +43,15 @@ def removed(uuid: str) -> Any:
     return lambda delta: delta["op"] == "removed" and delta["call"]["call_uuid"] == uuid
 
 
+async def all_removed(widget: Widget, uuids: set[str]) -> None:
+    """Each of these calls is removed from the widget, in whatever order."""
+    left = set(uuids)
+    while left:
+        delta = await widget.next("delta", within=WITHIN,
+                                  where=lambda d: d["op"] == "removed" and d["call"]["call_uuid"] in left)
+        left.discard(delta["call"]["call_uuid"])
+
+
 async def answered(lab: GenesysLab, bridge: Bridge, dn: str = DN) -> tuple[Widget, str]:
     widget = await bridge.widget(token(agent_of(lab, dn).username, dn), dn)
     await widget.next("snapshot")
@@ -105,3 +114,53 @@ async def test_single_step_transfer_rings_the_target_with_the_same_call_uuid(lab
     assert lab.gws.calls[uuid].dn == TARGET and len(lab.state(uuid).legs) == 2
     stats = await lab.rtp(uuid)
     assert stats["active"] and lab.state(uuid).dn == TARGET
+
+
+async def consulting(lab: GenesysLab, bridge: Bridge, operation: str) -> tuple[Widget, str, str]:
+    """An answered call on DN, then WWE's InitiateTransfer/InitiateConference to TARGET: the call
+    is held in sync and the consult call (a new CallUUID, on a new leg of the agent) is in sync."""
+    widget, uuid = await answered(lab, bridge)
+    wwe(lab, DN, uuid, operation, **destination(TARGET))
+    await widget.next("delta", within=WITHIN, where=in_sync(uuid, "held"))
+    consult = await until(lambda: lab.state(uuid).consult, within=WITHIN, what="the consult call")
+    await widget.next("delta", within=WITHIN, where=in_sync(consult, "established"))
+    return widget, uuid, consult
+
+
+async def test_consult_then_complete_transfer(lab: GenesysLab, bridge: Bridge) -> None:
+    widget, uuid, consult = await consulting(lab, bridge, "InitiateTransfer")
+    wwe(lab, DN, consult, "CompleteTransfer")
+    await all_removed(widget, {uuid, consult})
+    await until(lambda: lab.state(uuid).dn == TARGET and lab.state(uuid).state == "established")
+    assert uuid not in lab.gws.calls and consult not in lab.gws.calls  # both of the agent's released
+    assert (await lab.rtp(uuid))["active"]  # the customer now talks on the target's leg
+
+
+async def test_consult_then_reconnect(lab: GenesysLab, bridge: Bridge) -> None:
+    widget, uuid, consult = await consulting(lab, bridge, "InitiateTransfer")
+    wwe(lab, DN, consult, "Reconnect")
+    await widget.next("delta", within=WITHIN, where=removed(consult))
+    await widget.next("delta", within=WITHIN, where=in_sync(uuid, "established"))
+    assert lab.state(uuid).dn == DN and lab.gws.calls[uuid].state == "Established"
+
+
+async def test_consult_then_complete_conference(lab: GenesysLab, bridge: Bridge) -> None:
+    widget, uuid, consult = await consulting(lab, bridge, "InitiateConference")
+    wwe(lab, DN, consult, "CompleteConference")
+    await widget.next("delta", within=WITHIN, where=removed(consult))
+    await widget.next("delta", within=WITHIN, where=in_sync(uuid, "established"))
+    call = lab.state(uuid)
+    assert call.dn == DN and len(call.conference) == 1  # the target's leg is mixed into the call
+    assert TARGET in lab.gws.calls[uuid].participants
+
+
+async def test_single_step_conference_adds_the_target(lab: GenesysLab, bridge: Bridge) -> None:
+    widget, uuid = await answered(lab, bridge)
+    wwe(lab, DN, uuid, "SingleStepConference", **destination(TARGET))
+    await until(lambda: TARGET in lab.gws.calls[uuid].participants, within=WITHIN, what="the target joined")
+    call = lab.state(uuid)
+    assert len(call.conference) == 1 and lab.sip.leg_states[call.conference[0]] == "confirmed"
+    assert list(lab.sip.phone_calls.values()) == [uuid, uuid]  # the target's INVITE had the CallUUID
+    await lab.sip.customer_hangup(uuid)  # the customer leaves: every leg of the conference ends
+    await widget.next("delta", within=WITHIN, where=removed(uuid))
+    await until(lambda: lab.sip.leg_states[call.conference[0]] == "disconnected", within=WITHIN)

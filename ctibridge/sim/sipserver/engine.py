@@ -8,7 +8,7 @@ threads: a crash or a leak stays here, and stopping the lab is killing one proce
 Config: ``{"endpoints": {"<name>": ["<ip>", <port>], ...}, "passwords": {"<name>": "..."}}``: one
 UDP transport and one local account per name (the SIP Server trunk side, each lab phone, a phone
 with its digest password). Legs are SIP calls named by the client (``dial``) or by the engine
-(``in-N``, incoming). Media: every leg's audio is a port of PJSIP's conference bridge; ``connect``
+(``<endpoint>-in-N``, incoming). Media: every leg's audio is a port of PJSIP's conference bridge; ``connect``
 wires sources (``tone:<hz>``, another leg) into a leg, so the stand-in mixes, bridges and plays
 music like a media server would.
 """
@@ -140,7 +140,7 @@ class Engine:
 
     def incoming(self, account: Account, prm: pj.OnIncomingCallParam) -> None:
         self._incoming += 1
-        leg = Leg(self, f"in-{self._incoming}", account, prm.callId)
+        leg = Leg(self, f"{account.name}-in-{self._incoming}", account, prm.callId)
         self.legs[leg.name] = leg
         message = prm.rdata.wholeMsg
         uuid = _HEADER.search(message)

@@ -11,6 +11,7 @@ SIP side did it (a 180, a 200, a re-INVITE's answer, a BYE), failures included.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import random
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from ctibridge.sim.gws.calls import SimCall, new_call_uuid
 from ctibridge.sim.gws.server import GwsSimulator, Operation
 from ctibridge.sim.gws.sim_http import destination_of
-from ctibridge.sim.sipserver.client import EngineClient, EngineEvent
+from ctibridge.sim.sipserver.client import EngineClient, EngineError, EngineEvent
 from ctibridge.sim.sipserver.engine import CALL_UUID_HEADER
 
 log = logging.getLogger("ctibridge.sim.sipserver")
@@ -71,7 +72,8 @@ class SipServer:
 
     def __init__(self, gws: GwsSimulator, workdir: Path, *, trunk: tuple[str, int], gateway: str,
                  phones: dict[str, tuple[str, int]] | None = None,
-                 phone_passwords: dict[str, str] | None = None, ring_timeout_s: float = 20.0,
+                 phone_passwords: dict[str, str] | None = None, trunk_engines: int = 1,
+                 ring_timeout_s: float = 20.0,
                  answer_after_s: float = 0.3, talk_s: tuple[float, float] | None = None) -> None:
         self.gws, self.gateway, self.ring_timeout_s = gws, gateway, ring_timeout_s
         self.answer_after_s, self.talk_s = answer_after_s, talk_s
@@ -79,8 +81,20 @@ class SipServer:
         self.phone_modes: dict[str, PhoneMode] = {dn: "answer" for dn in self.phones}
         self.calls: dict[str, LabCall] = {}
         self.consultations: dict[str, Consultation] = {}
-        self.engine = EngineClient({TRUNK: trunk, **self.phones}, self._on_event, workdir / "sip-engine.log",
-                                   passwords=phone_passwords)
+        # PJSUA's build limit is 4 calls per process: the trunk side is a pool of engines (the first
+        # on the trunk address, where the gateway sends agents' calls; the others on free ports of
+        # the same host, which the gateway's identify-by-address accepts), each phone has its own.
+        passwords = phone_passwords or {}
+        self.trunks = [EngineClient({TRUNK: (trunk[0], trunk[1] if n == 0 else 0)},
+                                    functools.partial(self._on_event, n), workdir / f"sip-trunk-{n}.log")
+                       for n in range(trunk_engines)]
+        self.phone_engines = {
+            dn: EngineClient({dn: address}, functools.partial(self._on_event, dn),
+                             workdir / f"sip-phone-{dn}.log",
+                             passwords={dn: passwords[dn]} if dn in passwords else None)
+            for dn, address in self.phones.items()}
+        self._engine_of: dict[str, EngineClient] = {}  # leg -> the engine it lives in
+        self._call_engine: dict[str, EngineClient] = {}  # CallUUID -> the trunk engine of its legs
         self._by_leg: dict[str, str] = {}  # leg -> CallUUID
         self._leg_names = (f"L{n}" for n in itertools.count(1))
         self._waiters: list[tuple[Callable[[EngineEvent], bool], asyncio.Future[EngineEvent]]] = []
@@ -90,7 +104,8 @@ class SipServer:
         self.phone_calls: dict[str, str] = {}  # incoming leg at a lab phone -> the CallUUID it carried
 
     async def start(self) -> None:
-        await self.engine.start()
+        for engine in self._engines():
+            await engine.start()
         self.gws.call_control = self
 
     async def stop(self) -> None:
@@ -99,7 +114,8 @@ class SipServer:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.engine.stop()
+        for engine in self._engines():
+            await engine.stop()
 
     # ------------------------------------------------------------------ the lab's API
 
@@ -122,25 +138,26 @@ class SipServer:
     async def rtp(self, uuid: str) -> dict[str, Any]:
         """The call's current leg toward the gateway: RTP packets each way since its last
         (re-)negotiation and the level of what the customer receives (0-255)."""
-        result: dict[str, Any] = await self.engine.command("stats", leg=self.calls[uuid].leg)
+        result: dict[str, Any] = await self._cmd("stats", leg=self.calls[uuid].leg)
         return result
 
     async def phone_rtp(self, uuid: str) -> dict[str, Any]:
         """The same figures at the lab phone that has this call."""
         leg = next((leg for leg, u in self.phone_calls.items() if u == uuid), "")
-        result: dict[str, Any] = await self.engine.command("stats", leg=leg)
+        result: dict[str, Any] = await self._cmd("stats", leg=leg)
         return result
 
     async def phone_dial(self, dn: str, number: str) -> str:
         """The lab phone of ``dn`` calls ``number`` through the gateway (which routes it to this
         stand-in as the far end). Returns the phone's leg."""
         leg = next(self._leg_names)
-        await self.engine.command("dial", leg=leg, on=dn, uri=f"sip:{number}@{self.gateway}")
-        await self.engine.command("connect", source=PHONE_TONE, leg=leg)
+        self._engine_of[leg] = self.phone_engines[dn]
+        await self._cmd("dial", leg=leg, on=dn, uri=f"sip:{number}@{self.gateway}")
+        await self._cmd("connect", source=PHONE_TONE, leg=leg)
         return leg
 
     async def phone_hangup(self, leg: str) -> None:
-        await self.engine.command("hangup", leg=leg)
+        await self._cmd("hangup", leg=leg)
 
     def outbound_call(self, dn: str) -> LabCall | None:
         """The latest call ``dn`` made through the gateway."""
@@ -150,7 +167,7 @@ class SipServer:
     async def customer_hangup(self, uuid: str) -> None:
         call = self.calls[uuid]
         call.outcome = call.outcome or "customer_hangup"
-        await self.engine.command("hangup", leg=call.leg)
+        await self._cmd("hangup", leg=call.leg)
 
     async def wait_state(self, uuid: str, state: str, within_s: float = 15.0) -> LabCall:
         deadline = asyncio.get_running_loop().time() + within_s
@@ -188,9 +205,9 @@ class SipServer:
         await self._hold_leg(call)
 
     async def _hold_leg(self, call: LabCall) -> None:
-        await self.engine.command("disconnect", source=CUSTOMER_TONE, leg=call.leg)
+        await self._cmd("disconnect", source=CUSTOMER_TONE, leg=call.leg)
         held = self._wait(lambda e: e.get("leg") == call.leg and e.get("status") == "local_hold")
-        await self.engine.command("hold", leg=call.leg)
+        await self._cmd("hold", leg=call.leg)
         await held
         call.state = "held"  # the customer now hears MUSIC (the stand-in's, not the gateway's)
         self._gws_state(call, "Held")
@@ -200,9 +217,9 @@ class SipServer:
 
     async def _retrieve_leg(self, call: LabCall) -> None:
         active = self._wait(lambda e: e.get("leg") == call.leg and e.get("status") == "active")
-        await self.engine.command("unhold", leg=call.leg)
+        await self._cmd("unhold", leg=call.leg)
         await active
-        await self.engine.command("connect", source=CUSTOMER_TONE, leg=call.leg)
+        await self._cmd("connect", source=CUSTOMER_TONE, leg=call.leg)
         call.state = "established"
         self._gws_state(call, "Established")
 
@@ -213,7 +230,7 @@ class SipServer:
             return
         call = self.calls[operation.call_id]
         call.outcome = "released_by_agent"
-        await self.engine.command("hangup", leg=call.leg)
+        await self._cmd("hangup", leg=call.leg)
 
     async def _single_step_transfer(self, operation: Operation) -> None:
         """The customer's leg goes to the target: BYE to the agent, a new INVITE (same CallUUID)."""
@@ -222,7 +239,7 @@ class SipServer:
         old_leg = call.leg
         self._gws_release(call)
         await self._dial(call, target)
-        await self.engine.command("hangup", leg=old_leg)
+        await self._cmd("hangup", leg=old_leg)
 
     async def _single_step_conference(self, operation: Operation) -> None:
         """The target joins: a new leg with the call's CallUUID, mixed with the customer and the agent."""
@@ -235,9 +252,9 @@ class SipServer:
 
     async def _mix(self, call: LabCall, leg: str) -> None:
         call.conference.append(leg)
-        await self.engine.command("connect", source=CUSTOMER_TONE, leg=leg)
-        await self.engine.command("connect", source=leg, leg=call.leg)
-        await self.engine.command("connect", source=call.leg, leg=leg)
+        await self._cmd("connect", source=CUSTOMER_TONE, leg=leg)
+        await self._cmd("connect", source=leg, leg=call.leg)
+        await self._cmd("connect", source=call.leg, leg=leg)
 
     async def _initiate(self, operation: Operation) -> None:
         """A consultation: the original leg is held, the agent gets a new leg and the target
@@ -256,15 +273,15 @@ class SipServer:
         if not (await self._answered(consult.agent_leg) and await self._answered(consult.target_leg)):
             await self._end_consultation(consult)
             return
-        await self.engine.command("connect", source=consult.agent_leg, leg=consult.target_leg)
-        await self.engine.command("connect", source=consult.target_leg, leg=consult.agent_leg)
+        await self._cmd("connect", source=consult.agent_leg, leg=consult.target_leg)
+        await self._cmd("connect", source=consult.target_leg, leg=consult.agent_leg)
         self.gws.set_state(uuid, "Established")
 
     async def _complete(self, operation: Operation) -> None:
         call = self._call_of(operation)
         consult = self.consultations.pop(call.consult)
         call.consult = ""
-        await self.engine.command("hangup", leg=consult.agent_leg)
+        await self._cmd("hangup", leg=consult.agent_leg)
         if consult.kind == "transfer":  # the customer now talks with the target on its leg
             old_leg = call.leg
             self.gws.complete_consultation(consult.uuid)
@@ -272,8 +289,8 @@ class SipServer:
             self._by_leg[consult.target_leg] = call.uuid
             call.legs.append(consult.target_leg)
             call.state = "established"
-            await self.engine.command("connect", source=CUSTOMER_TONE, leg=consult.target_leg)
-            await self.engine.command("hangup", leg=old_leg)
+            await self._cmd("connect", source=CUSTOMER_TONE, leg=consult.target_leg)
+            await self._cmd("hangup", leg=old_leg)
             return
         await self._retrieve_leg(call)
         await self._mix(call, consult.target_leg)
@@ -293,7 +310,7 @@ class SipServer:
             parent.consult = ""
         for leg in (consult.agent_leg, consult.target_leg):
             if leg:
-                await self.engine.command("hangup", leg=leg)
+                await self._cmd("hangup", leg=leg)
         if consult.uuid in self.gws.calls:
             self.gws.release(consult.uuid)
 
@@ -301,7 +318,9 @@ class SipServer:
 
     async def _new_leg(self, uuid: str, dn: str) -> str:
         leg = next(self._leg_names)
-        await self.engine.command("dial", leg=leg, on=TRUNK, uri=f"sip:{dn}@{self.gateway}",
+        engine = self._call_engine.setdefault(uuid, self.trunks[len(self._call_engine) % len(self.trunks)])
+        self._engine_of[leg] = engine
+        await self._cmd("dial", leg=leg, on=TRUNK, uri=f"sip:{dn}@{self.gateway}",
                                   headers_={CALL_UUID_HEADER: uuid})
         return leg
 
@@ -313,7 +332,7 @@ class SipServer:
             if state in ("confirmed", "disconnected"):
                 return state == "confirmed"
             await asyncio.sleep(0.02)
-        await self.engine.command("hangup", leg=leg)
+        await self._cmd("hangup", leg=leg)
         return False
 
     async def _dial(self, call: LabCall, dn: str) -> None:
@@ -321,16 +340,30 @@ class SipServer:
         call.leg = await self._new_leg(call.uuid, dn)
         self._by_leg[call.leg] = call.uuid
         call.legs.append(call.leg)
-        await self.engine.command("connect", source=CUSTOMER_TONE, leg=call.leg)
+        await self._cmd("connect", source=CUSTOMER_TONE, leg=call.leg)
         self._later(self.ring_timeout_s, self._ring_timeout, call, call.leg)
 
     async def _ring_timeout(self, call: LabCall, leg: str) -> None:
         """RONA: nobody answered in time; SIP Server takes the call back (CANCEL)."""
         if call.leg == leg and call.state in ("dialing", "ringing"):
             call.outcome = "rona"
-            await self.engine.command("hangup", leg=leg)
+            await self._cmd("hangup", leg=leg)
 
-    def _on_event(self, event: EngineEvent) -> None:
+    def _engines(self) -> list[EngineClient]:
+        return [*self.trunks, *self.phone_engines.values()]
+
+    async def _cmd(self, op: str, leg: str, **args: Any) -> Any:
+        """A command about ``leg``, to the engine that has it."""
+        engine = self._engine_of.get(leg)
+        if engine is None:
+            raise EngineError(f"no such leg {leg!r}")
+        return await engine.command(op, leg=leg, **args)
+
+    def _on_event(self, source: int | str, event: EngineEvent) -> None:
+        """``source``: the trunk engine's number or the phone's DN."""
+        if event.get("event") == "incoming":
+            self._engine_of[str(event["leg"])] = (
+                self.trunks[source] if isinstance(source, int) else self.phone_engines[source])
         if event.get("event") == "state":
             self.leg_states[str(event["leg"])] = str(event["state"])
         elif event.get("event") == "media":
@@ -363,7 +396,7 @@ class SipServer:
             call.state = "released"
             self._gws_release(call)
             for leg in call.conference:
-                self._spawn(self.engine.command("hangup", leg=leg))
+                self._spawn(self._cmd("hangup", leg=leg))
 
     async def _talk_over(self, call: LabCall, leg: str) -> None:
         if call.leg == leg and call.state in ("established", "held"):
@@ -377,13 +410,13 @@ class SipServer:
         self.phone_calls[leg] = str(event.get("uuid", ""))
         mode = self.phone_modes.get(on, "answer")
         if mode == "busy":
-            await self.engine.command("answer", leg=leg, code=486)
+            await self._cmd("answer", leg=leg, code=486)
             return
-        await self.engine.command("answer", leg=leg, code=180)
+        await self._cmd("answer", leg=leg, code=180)
         if mode == "answer":
             await asyncio.sleep(self.answer_after_s)
-            await self.engine.command("answer", leg=leg, code=200)
-            await self.engine.command("connect", source=PHONE_TONE, leg=leg)
+            await self._cmd("answer", leg=leg, code=200)
+            await self._cmd("connect", source=PHONE_TONE, leg=leg)
 
     async def _agent_dialled(self, leg: str, dn: str, number: str) -> None:
         """An agent's call out through the gateway: SIP Server routes it; the far party answers
@@ -393,12 +426,13 @@ class SipServer:
         call = LabCall(uuid, dn, leg, "outbound", number, talk_s=talk_s, legs=[leg])
         self.calls[uuid] = call
         self._by_leg[leg] = uuid
+        self._call_engine[uuid] = self._engine_of[leg]
         if dn in self.gws.agent_states:
             self.gws.call_dialing(dn, number, uuid)
-        await self.engine.command("answer", leg=leg, code=180)
+        await self._cmd("answer", leg=leg, code=180)
         await asyncio.sleep(self.answer_after_s)
-        await self.engine.command("answer", leg=leg, code=200, headers_={CALL_UUID_HEADER: uuid})
-        await self.engine.command("connect", source=CUSTOMER_TONE, leg=leg)
+        await self._cmd("answer", leg=leg, code=200, headers_={CALL_UUID_HEADER: uuid})
+        await self._cmd("connect", source=CUSTOMER_TONE, leg=leg)
 
     # ------------------------------------------------------------------ helpers
 
