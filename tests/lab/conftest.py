@@ -28,7 +28,7 @@ async def lab(asterisk: LabAsterisk, tmp_path: Path) -> AsyncIterator[GenesysLab
     await gws.start()
     try:
         async with genesys_lab(tmp_path, asterisk=asterisk.settings, gws=gws, registrar_expires_s=20,
-                               talk_s=None, ring_timeout_s=8.0) as running:
+                               talk_s=None, ring_timeout_s=8.0, trunk_engines=2) as running:
             asterisk.sandbox.cli("pjsip send register *all")  # now, not after its 60 s retry
             yield running
             await asterisk.clean()  # BYEs to the lab's legs while they still exist

@@ -1,9 +1,12 @@
 """The SIP Server stand-in against the real Asterisk 22 gateway: calls routed with their CallUUID,
-answered by lab phones registered... (static contacts), audio both ways, GWS reporting what SIP did."""
+answered by the lab phones, audio both ways, GWS reporting what SIP did, demo traffic."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from web.webharness import until
 
 from ctibridge.sim.sipserver.lab import GenesysLab
 
@@ -15,13 +18,23 @@ async def test_a_customer_call_rings_the_dn_and_talks_both_ways(lab: GenesysLab)
     call = await lab.sip.wait_state(uuid, "established")
     assert lab.gws.calls[uuid].state == "Established" and lab.gws.calls[uuid].dn == "5003"
     assert lab.sip.phone_calls and list(lab.sip.phone_calls.values()) == [uuid]  # the header arrived
-    import asyncio
     await asyncio.sleep(1.5)
     stats = await lab.rtp(uuid)
     phone = await lab.sip.phone_rtp(uuid)
-    print(stats, phone)
     assert stats["rx_packets"] > 20 and stats["tx_packets"] > 20 and stats["rx_level"] > 0
     assert phone["rx_packets"] > 20 and phone["rx_level"] > 0
     await lab.sip.customer_hangup(uuid)
     await lab.sip.wait_state(uuid, "released")
     assert call.outcome == "customer_hangup" and uuid not in lab.gws.calls
+
+
+async def test_demo_traffic_places_calls_that_end_after_their_talk_time(lab: GenesysLab) -> None:
+    lab.sip.talk_s = (1.0, 1.5)
+    traffic = asyncio.create_task(lab.play(["5003", "5004"], every_s=(0.2, 0.4)))
+    try:
+        await until(lambda: sum(c.outcome == "customer_hangup" for c in lab.sip.calls.values()) >= 2,
+                    within=15.0, what="two calls talked and hung up")
+    finally:
+        traffic.cancel()
+    assert {c.dn for c in lab.sip.calls.values()} == {"5003", "5004"}
+    assert len({lab.sip.call_engines[c.uuid] for c in lab.sip.calls.values()}) == 2  # the trunk pool

@@ -5,6 +5,7 @@ B2BUA, customers, lab phones), one call model.
         uuid = await lab.call("5003")                 # a customer calls DN 5003
         lab.state(uuid).state                         # ringing, established, held, released
         await lab.rtp(uuid)                           # RTP packets each way, received level
+        await lab.play(["5003", "5004"])              # demo traffic until cancelled
         lab.gws.base_url                              # where the bridge's GWS sessions go
 
 Pass ``asterisk=`` a running sandbox's settings (tests) to use it instead of starting one.
@@ -12,9 +13,12 @@ Pass ``asterisk=`` a running sandbox's settings (tests) to use it instead of sta
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,16 @@ class GenesysLab:
     async def rtp(self, uuid: str) -> dict[str, Any]:
         return await self.sip.rtp(uuid)
 
+    async def play(self, dns: Sequence[str], every_s: tuple[float, float] = (3.0, 6.0)) -> None:
+        """Demo traffic, until cancelled: every few seconds a customer calls one of ``dns`` that
+        has no call in progress; each call talks for the lab's ``talk_s`` and then hangs up."""
+        for n in itertools.count():
+            await asyncio.sleep(random.uniform(*every_s))
+            busy = {c.dn for c in self.sip.calls.values() if c.state != "released"}
+            free = [dn for dn in dns if dn not in busy]
+            if free:
+                await self.call(free[n % len(free)])
+
 
 def lab_settings(dns: str = "5001-5004", phone_dns: str = "5003-5004") -> GatewaySettings:
     return GatewaySettings.model_validate({
@@ -61,7 +75,7 @@ def lab_agents(settings: GatewaySettings) -> list[SimAgent]:
 async def genesys_lab(workdir: Path, *, asterisk: GatewaySettings | None = None,
                       gws: GwsSimulator | None = None, registrar_expires_s: int = 300,
                       talk_s: tuple[float, float] | None = (30.0, 90.0),
-                      ring_timeout_s: float = 20.0) -> AsyncIterator[GenesysLab]:
+                      ring_timeout_s: float = 20.0, trunk_engines: int = 4) -> AsyncIterator[GenesysLab]:
     """Start (in order) the registrar, the Asterisk sandbox unless ``asterisk`` names a running
     one, the GWS simulator unless given, and the SIP Server stand-in; stop them in reverse."""
     settings = asterisk or lab_settings()
@@ -84,7 +98,7 @@ async def genesys_lab(workdir: Path, *, asterisk: GatewaySettings | None = None,
                         phones={dn: (settings.phone_address(dn), LAB_PHONE_PORT)
                                 for dn in settings.phone_dns},
                         phone_passwords={dn: settings.password(dn) for dn in settings.phone_dns},
-                        ring_timeout_s=ring_timeout_s, talk_s=talk_s)
+                        ring_timeout_s=ring_timeout_s, talk_s=talk_s, trunk_engines=trunk_engines)
         await sip.start()
         stack.push_async_callback(sip.stop)
         yield GenesysLab(settings, gws, sip, registrar, sandbox)

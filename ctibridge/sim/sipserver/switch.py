@@ -94,7 +94,7 @@ class SipServer:
                              passwords={dn: passwords[dn]} if dn in passwords else None)
             for dn, address in self.phones.items()}
         self._engine_of: dict[str, EngineClient] = {}  # leg -> the engine it lives in
-        self._call_engine: dict[str, EngineClient] = {}  # CallUUID -> the trunk engine of its legs
+        self.call_engines: dict[str, EngineClient] = {}  # CallUUID -> the trunk engine of its legs
         self._by_leg: dict[str, str] = {}  # leg -> CallUUID
         self._leg_names = (f"L{n}" for n in itertools.count(1))
         self._waiters: list[tuple[Callable[[EngineEvent], bool], asyncio.Future[EngineEvent]]] = []
@@ -318,7 +318,7 @@ class SipServer:
 
     async def _new_leg(self, uuid: str, dn: str) -> str:
         leg = next(self._leg_names)
-        engine = self._call_engine.setdefault(uuid, self.trunks[len(self._call_engine) % len(self.trunks)])
+        engine = self.call_engines.setdefault(uuid, self.trunks[len(self.call_engines) % len(self.trunks)])
         self._engine_of[leg] = engine
         await self._cmd("dial", leg=leg, on=TRUNK, uri=f"sip:{dn}@{self.gateway}",
                                   headers_={CALL_UUID_HEADER: uuid})
@@ -426,7 +426,7 @@ class SipServer:
         call = LabCall(uuid, dn, leg, "outbound", number, talk_s=talk_s, legs=[leg])
         self.calls[uuid] = call
         self._by_leg[leg] = uuid
-        self._call_engine[uuid] = self._engine_of[leg]
+        self.call_engines[uuid] = self._engine_of[leg]
         if dn in self.gws.agent_states:
             self.gws.call_dialing(dn, number, uuid)
         await self._cmd("answer", leg=leg, code=180)
