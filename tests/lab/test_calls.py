@@ -38,3 +38,17 @@ async def test_demo_traffic_places_calls_that_end_after_their_talk_time(lab: Gen
         traffic.cancel()
     assert {c.dn for c in lab.sip.calls.values()} == {"5003", "5004"}
     assert len({lab.sip.call_engines[c.uuid] for c in lab.sip.calls.values()}) == 2  # the trunk pool
+
+
+async def test_busy_and_ring_no_answer_are_reported(lab: GenesysLab) -> None:
+    lab.sip.phone_modes["5004"] = "busy"
+    busy = await lab.call("5004")
+    assert (await lab.sip.wait_state(busy, "released")).outcome == "busy"
+    assert busy not in lab.gws.calls
+
+    lab.sip.phone_modes["5003"] = "no_answer"
+    rona = await lab.call("5003")
+    await lab.sip.wait_state(rona, "ringing")
+    assert lab.gws.calls[rona].state == "Ringing"
+    call = await lab.sip.wait_state(rona, "released", within_s=lab.sip.ring_timeout_s + 5)
+    assert call.outcome == "rona" and rona not in lab.gws.calls  # taken back and Released

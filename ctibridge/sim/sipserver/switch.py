@@ -11,6 +11,7 @@ SIP side did it (a 180, a 200, a re-INVITE's answer, a BYE), failures included.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -340,7 +341,8 @@ class SipServer:
         call.leg = await self._new_leg(call.uuid, dn)
         self._by_leg[call.leg] = call.uuid
         call.legs.append(call.leg)
-        await self._cmd("connect", source=CUSTOMER_TONE, leg=call.leg)
+        with contextlib.suppress(EngineError):  # refused at once (busy): the leg is gone already
+            await self._cmd("connect", source=CUSTOMER_TONE, leg=call.leg)
         self._later(self.ring_timeout_s, self._ring_timeout, call, call.leg)
 
     async def _ring_timeout(self, call: LabCall, leg: str) -> None:
