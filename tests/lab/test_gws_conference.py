@@ -4,6 +4,7 @@ controller (the SIP Server stand-in) takes operations over."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,8 +29,8 @@ async def sim() -> AsyncIterator[GwsSimulator]:
 @pytest.fixture
 async def client(sim: GwsSimulator) -> AsyncIterator[aiohttp.ClientSession]:
     jar = aiohttp.CookieJar(unsafe=True)  # the session cookie of a server on an IP address
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(AGENT.username, AGENT.password),
-                                     cookie_jar=jar) as session:
+    basic = base64.b64encode(f"{AGENT.username}:{AGENT.password}".encode()).decode()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Basic {basic}"}, cookie_jar=jar) as session:
         yield session
 
 

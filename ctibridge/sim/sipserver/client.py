@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ctibridge.sim.sipserver.processes import end
+
 log = logging.getLogger("ctibridge.sim.sipserver")
 
 EngineEvent = dict[str, Any]
@@ -89,14 +91,8 @@ class EngineClient:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            assert process.stdin is not None
-            process.stdin.close()  # the engine hangs up its calls and exits on end of input
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if process is not None and process.stdin is not None:
+            await end(process, process.stdin.close)  # on end of input the engine hangs up and exits
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader

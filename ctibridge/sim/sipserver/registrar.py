@@ -16,6 +16,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from ctibridge.sim.sipserver.processes import end
+
 CONFIG = """#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -118,13 +120,8 @@ class Registrar:
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        if process is not None:
+            await end(process, process.terminate)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -399,6 +399,8 @@ class SipServer:
             self._gws_release(call)
             for leg in call.conference:
                 self._spawn(self._cmd("hangup", leg=leg))
+            if call.consult in self.consultations:  # the customer left during a consultation
+                self._spawn(self._end_consultation(self.consultations[call.consult]))
 
     async def _talk_over(self, call: LabCall, leg: str) -> None:
         if call.leg == leg and call.state in ("established", "held"):
