@@ -164,3 +164,10 @@ async def test_single_step_conference_adds_the_target(lab: GenesysLab, bridge: B
     await lab.sip.customer_hangup(uuid)  # the customer leaves: every leg of the conference ends
     await widget.next("delta", within=WITHIN, where=removed(uuid))
     await until(lambda: lab.sip.leg_states[call.conference[0]] == "disconnected", within=WITHIN)
+
+
+async def test_the_customer_leaving_ends_the_consultation(lab: GenesysLab, bridge: Bridge) -> None:
+    widget, uuid, consult = await consulting(lab, bridge, "InitiateTransfer")
+    await lab.sip.customer_hangup(uuid)
+    await all_removed(widget, {uuid, consult})  # no consult card left Established
+    assert not lab.sip.consultations and consult not in lab.gws.calls
