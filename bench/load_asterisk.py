@@ -1,0 +1,318 @@
+"""Load through the real Asterisk 22: steps of concurrent calls with RTP, the bridge following.
+
+    python bench/load_asterisk.py [--steps 10,50,100,200,300] [--browsers 10] [--json FILE]
+
+Each step: sipp as the Genesys SIP Server offers ``N`` calls (``--rate`` a second, each with its
+own X-Genesys-CallUUID, playing a PCMU tone from a pcap) to ``N`` agent DNs answered by sipp as
+plain SIP phones (which echo the RTP back, so audio flows both ways through Asterisk), plus one call
+to each of ``--browsers`` WebRTC agents: the widget in Debian Chromium, registered with SIP.js,
+answering by itself (DTLS-SRTP, ICE on loopback, fake microphone). The bridge (``ctibridge run``,
+its own process) follows AMI and the GWS simulator, which reports what SIP Server would
+(``bench/load_genesys.py``, its own process); one widget WebSocket client per DN watches. While
+every call is up, for ``--window-s``: CPU and RSS of the bridge and of Asterisk (/proc), AMI events
+a second (the Genesys stand-in's own AMI login reads the same events as the bridge), RTP loss and
+jitter at the browsers (getStats). Over the step: the latency from the bridge's adapter reading an
+event to the widget client holding its delta (both clocks are this machine's wall clock), and
+completeness against the ground truth (each call's DN and CallUUID): joined (one call with both
+sides, in sync, established), seen ringing, and removed after the customer's BYE.
+
+Runs in a private network namespace (as the tests do: loopback plus the NO-CARRIER ICE helper
+address) entered at start; needs root. Prints a table; ``--json`` keeps the figures for
+``bench/load_plot.py``. ``tests/load/test_load_short.py`` runs a short form for correctness only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+
+from load_rig import CUSTOMER_MEDIA_PORT, Rig, customer_calls, rig, sip_phones, stop  # noqa: E402
+from rtp_media import tone, write_pcap  # noqa: E402
+
+CUSTOMER_TONE_HZ = 1000.0
+BROWSER_DNS_FROM = 5001
+PHONE_DNS_FROM = 7001
+TICKS = 100  # /proc clock ticks a second (USER_HZ)
+
+
+@dataclass
+class Step:
+    calls: int  # SIP phone calls
+    browsers: int
+    joined: int = 0  # calls joined to their CallUUID, both sides, in sync, established
+    rang: int = 0
+    removed: int = 0
+    misses: list[str] = field(default_factory=list)
+    bridge_cpu: float = 0.0  # % of one core over the window
+    bridge_rss_mib: float = 0.0
+    asterisk_cpu: float = 0.0
+    asterisk_rss_mib: float = 0.0
+    machine_cpu: float = 0.0  # % of all cores (every process on the machine)
+    harness_cpu: float = 0.0  # % of one core: this process (widget clients, browsers' driver) + Genesys
+    load_average: float = 0.0  # the machine's 1-minute load average at the window's end
+    ami_eps: float = 0.0  # AMI events a second over the window (calls up)
+    ami_eps_peak: float = 0.0  # the busiest second of the step (ramp up or down)
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    deltas: int = 0
+    rtp_loss_pct: float = 0.0  # browsers, inbound: lost / expected over the call
+    rtp_jitter_ms: float = 0.0  # browsers, inbound: the largest
+    browser_audio: int = 0  # browsers whose inbound audio carried energy
+    sipp_rc: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.calls + self.browsers
+
+    @property
+    def complete(self) -> bool:
+        return self.joined == self.rang == self.removed == self.total and not self.misses
+
+
+# ---------------------------------------------------------------------- /proc
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, every thread
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def machine_ticks() -> tuple[int, int]:
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def events_at(rows: Sequence[tuple[float, int]], t: float) -> int:
+    """AMI events read by time ``t`` (the last per-second row at or before it)."""
+    return max((n for at, n in rows if at <= t), default=0)
+
+
+# ---------------------------------------------------------------------- browsers
+BROWSER_STATS = """async () => {
+  const out = [];
+  for (const s of window.ctibridge.phone.sessions.values()) {
+    const pc = s.session.sessionDescriptionHandler?.peerConnection;
+    if (!pc) continue;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "audio") out.push({
+        received: r.packetsReceived ?? 0, lost: r.packetsLost ?? 0, jitter: r.jitter ?? 0,
+        energy: r.totalAudioEnergy ?? 0, level: r.audioLevel ?? 0});
+    });
+  }
+  return out;
+}"""
+
+
+async def browser_stats(pages: Sequence[Any]) -> list[dict[str, float]]:
+    found: list[dict[str, float]] = []
+    for page in pages:
+        found += await page.evaluate(BROWSER_STATS)
+    return found
+
+
+# ---------------------------------------------------------------------- one step
+def _uuid(step: int, n: int) -> str:
+    return f"LOAD{step:04d}{n:05d}".ljust(32, "0")
+
+
+def judge(step: Step, rig_: Rig, truth: dict[str, str]) -> None:
+    """Each call as its DN's widget saw it, against the DN and CallUUID sipp used."""
+    for dn, uuid in truth.items():
+        widget = rig_.widgets[dn]
+        seen = widget.seen.get(uuid, set())
+        joined = any(state == "established" and sync == "ok" and both for state, sync, both in seen)
+        step.joined += joined
+        step.rang += any(state == "ringing" for state, _, _ in seen)
+        step.removed += uuid in widget.removed
+        if not joined or uuid not in widget.removed:
+            step.misses.append(f"{dn} {uuid}: seen {sorted(seen)}, removed {uuid in widget.removed}")
+        step.misses += widget.problems
+        # "" is a call's first moments, before the dialplan has read its CallUUID
+        foreign = set(widget.seen) - {uuid, ""}
+        if foreign or widget.live:
+            step.misses.append(f"{dn}: calls the truth does not have: {sorted(foreign)}, left {widget.live}")
+
+
+def established(rig_: Rig, truth: dict[str, str]) -> int:
+    return sum(any(s == "established" and both for s, _, both in rig_.widgets[dn].seen.get(uuid, ()))
+               for dn, uuid in truth.items())
+
+
+async def until(predicate: Any, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pages: Sequence[Any],
+                   browser_dns: list[str], rate: float, window_s: float) -> Step:
+    step = Step(calls, len(browser_dns))
+    for widget in rig_.widgets.values():
+        widget.seen.clear()
+        widget.removed.clear()
+        widget.latencies.clear()
+        widget.problems.clear()
+    phone_truth = {dn: _uuid(number, n) for n, dn in enumerate(phone_dns[:calls])}
+    browser_truth = {dn: _uuid(number, 90000 + n) for n, dn in enumerate(browser_dns)}
+    truth = {**phone_truth, **browser_truth}
+    ramp_s = calls / rate
+    hold_ms = int((ramp_s + 20 + window_s) * 1000)
+    started = time.monotonic()
+    sipps = [await customer_calls(rig_.workdir, list(phone_truth.items()), hold_ms, rate, f"step{number}",
+                                  5200, CUSTOMER_MEDIA_PORT)]
+    if browser_truth:
+        sipps.append(await customer_calls(rig_.workdir, list(browser_truth.items()), hold_ms, 5,
+                                          f"step{number}-browsers", 5202, CUSTOMER_MEDIA_PORT + 10))
+    all_up = await until(lambda: established(rig_, truth) == len(truth), ramp_s + 20)
+    if not all_up:
+        step.misses.append(f"only {established(rig_, truth)} of {len(truth)} calls established in time")
+    assert rig_.sandbox.process is not None
+    pids = {"bridge": rig_.bridge.pid, "asterisk": rig_.sandbox.process.pid,
+            "harness": os.getpid(), "genesys": rig_.genesys.pid}
+    ticks = {name: cpu_ticks(pid) for name, pid in pids.items()}
+    busy0, total0 = machine_ticks()
+    t0 = time.monotonic()
+    rss: dict[str, list[float]] = {name: [] for name in pids}
+    while time.monotonic() - t0 < window_s:
+        for name, pid in pids.items():
+            rss[name].append(rss_mib(pid))
+        await asyncio.sleep(1.0)
+    elapsed = time.monotonic() - t0
+    cpu = {name: 100 * (cpu_ticks(pid) - ticks[name]) / TICKS / elapsed for name, pid in pids.items()}
+    step.bridge_cpu, step.asterisk_cpu = cpu["bridge"], cpu["asterisk"]
+    step.harness_cpu = cpu["harness"] + cpu["genesys"]
+    step.load_average = load_average()
+    busy1, total1 = machine_ticks()
+    step.machine_cpu = 100 * (busy1 - busy0) / max(1, total1 - total0)
+    step.bridge_rss_mib, step.asterisk_rss_mib = max(rss["bridge"]), max(rss["asterisk"])
+    step.ami_eps = (events_at(rig_.ami_events(), t0 + elapsed) - events_at(rig_.ami_events(), t0)) / elapsed
+    inbound = await browser_stats(pages)
+    expected = sum(s["received"] + s["lost"] for s in inbound)
+    step.rtp_loss_pct = 100 * sum(s["lost"] for s in inbound) / expected if expected else 0.0
+    step.rtp_jitter_ms = 1000 * max((s["jitter"] for s in inbound), default=0.0)
+    step.browser_audio = sum(s["energy"] > 0 for s in inbound)
+    for process in sipps:
+        try:
+            await asyncio.wait_for(process.wait(), hold_ms / 1000 + ramp_s + 60)
+        except TimeoutError:
+            await stop(process)
+        step.sipp_rc.append(process.returncode if process.returncode is not None else -1)
+    await until(lambda: all(uuid in rig_.widgets[dn].removed for dn, uuid in truth.items()), 30)
+    step.seconds = time.monotonic() - started
+    rows = [(t, n) for t, n in rig_.ami_events() if t >= started - 1]
+    step.ami_eps_peak = max(((n1 - n0) / (t1 - t0) for (t0, n0), (t1, n1) in itertools.pairwise(rows)),
+                            default=0.0)
+    latencies = sorted(x for dn in truth for x in rig_.widgets[dn].latencies)
+    step.deltas = len(latencies)
+    if latencies:
+        step.latency_p50_ms = 1000 * statistics.median(latencies)
+        step.latency_p99_ms = 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    judge(step, rig_, truth)
+    return step
+
+
+# ---------------------------------------------------------------------- the run
+async def load(steps: Sequence[int], browsers: int, rate: float, window_s: float, workdir: Path,
+               chromium_args: Sequence[str] = ()) -> list[Step]:
+    from playwright.async_api import async_playwright
+    from widget.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    phone_dns = [str(PHONE_DNS_FROM + n) for n in range(max(steps))]
+    browser_dns = [str(BROWSER_DNS_FROM + n) for n in range(browsers)]
+    longest_s = max(steps) / rate + 20 + window_s + 5
+    write_pcap(workdir / "customer.pcap", tone(CUSTOMER_TONE_HZ, longest_s))
+    results = []
+    async with rig(workdir, phone_dns, browser_dns) as rig_, async_playwright() as pw:
+        phones = await sip_phones(workdir)
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *chromium_args])
+        try:
+            pages = []
+            for dn in browser_dns:
+                page = await (await browser.new_context()).new_page()
+                await page.goto(rig_.widget_url(dn, autoAnswer="1"))
+                pages.append(page)
+            for page in pages:
+                status = page.locator("#phone-status")
+                async with asyncio.timeout(30):
+                    while await status.get_attribute("data-status") != "registered":  # noqa: ASYNC110
+                        await asyncio.sleep(0.2)
+            for number, calls in enumerate(steps, 1):
+                step = await run_step(rig_, number, calls, phone_dns, pages, browser_dns, rate, window_s)
+                print(f"# step {calls}+{browsers}: {'complete' if step.complete else 'INCOMPLETE'} "
+                      f"in {step.seconds:.0f}s", file=sys.stderr, flush=True)
+                results.append(step)
+        finally:
+            await browser.close()
+            await stop(phones)
+    return results
+
+
+COLUMNS = ("calls", "joined", "rang", "removed", "bridge CPU %", "bridge RSS MiB", "Asterisk CPU %",
+           "Asterisk RSS MiB", "harness CPU %", "machine CPU %", "load avg", "AMI ev/s", "AMI ev/s peak",
+           "event->widget p50 ms", "p99 ms", "browser RTP loss %", "jitter ms")
+
+
+def table(steps: Sequence[Step]) -> str:
+    rows = [COLUMNS] + [(
+        f"{s.calls}+{s.browsers}", f"{s.joined}/{s.total}", f"{s.rang}/{s.total}",
+        f"{s.removed}/{s.total}", f"{s.bridge_cpu:.0f}", f"{s.bridge_rss_mib:.0f}", f"{s.asterisk_cpu:.0f}",
+        f"{s.asterisk_rss_mib:.0f}", f"{s.harness_cpu:.0f}", f"{s.machine_cpu:.0f}", f"{s.load_average:.0f}",
+        f"{s.ami_eps:.0f}", f"{s.ami_eps_peak:.0f}", f"{s.latency_p50_ms:.1f}", f"{s.latency_p99_ms:.0f}",
+        f"{s.rtp_loss_pct:.2f}", f"{s.rtp_jitter_ms:.1f}") for s in steps]
+    lines = ["| " + " | ".join(r) + " |" for r in rows]
+    lines.insert(1, "|" + "---|" * len(COLUMNS))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="10,50,100,200,300", help="concurrent SIP phone calls per step")
+    parser.add_argument("--browsers", type=int, default=10, help="WebRTC agents (Chromium), a call each step")
+    parser.add_argument("--rate", type=float, default=20.0, help="new calls a second")
+    parser.add_argument("--window-s", type=float, default=15.0, help="measuring window with every call up")
+    parser.add_argument("--json", type=Path, help="write the figures here (for bench/load_plot.py)")
+    args = parser.parse_args()
+    from conftest import _enter_private_network_namespace
+    _enter_private_network_namespace()
+    steps = [int(s) for s in args.steps.split(",")]
+    with tempfile.TemporaryDirectory(prefix="ctibridge-load-") as tmp:
+        results = asyncio.run(load(steps, args.browsers, args.rate, args.window_s, Path(tmp)))
+    print(table(results))
+    for step in results:
+        for miss in step.misses[:5]:
+            print(f"# {step.calls}: {miss}")
+    if args.json:
+        args.json.write_text(json.dumps([{**asdict(s), "misses": s.misses[:20]} for s in results], indent=1))
+    return 0 if all(s.complete for s in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
