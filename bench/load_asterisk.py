@@ -64,6 +64,9 @@ class Step:
     machine_cpu: float = 0.0  # % of all cores (every process on the machine)
     harness_cpu: float = 0.0  # % of one core: this process (widget clients, browsers' driver) + Genesys
     load_average: float = 0.0  # the machine's 1-minute load average at the window's end
+    udp_pps: float = 0.0  # UDP datagrams received a second in the window (RTP, SIP: every hop)
+    rtp_drops: int = 0  # datagrams dropped at Asterisk's RTP sockets of the step's calls
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds by program, ramp and window
     ami_eps: float = 0.0  # AMI events a second over the window (calls up)
     ami_eps_peak: float = 0.0  # the busiest second of the step (ramp up or down)
     latency_p50_ms: float = 0.0
@@ -95,6 +98,56 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rig_ticks(names: dict[int, str]) -> dict[str, int]:
+    """CPU ticks so far of every process this run started (this process's descendants, itself
+    included), by program: ``names`` names some pids, the rest go by their command."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, tuple[str, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = text.rsplit(")", 1)[1].split()
+        pid = int(stat.parent.name)
+        parent[pid] = int(fields[1])
+        ticks[pid] = (text[text.index("(") + 1:text.rindex(")")], int(fields[11]) + int(fields[12]))
+    mine, found = {os.getpid()}, True
+    while found:
+        found = False
+        for pid, ppid in parent.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                found = True
+    by_program: dict[str, int] = {}
+    for pid in mine & set(ticks):
+        command, used = ticks[pid]
+        name = names.get(pid) or ("chromium" if command.startswith("chrom") else
+                                  command if command in ("asterisk", "sipp") else "harness")
+        by_program[name] = by_program.get(name, 0) + used
+    return by_program
+
+
+def udp_received() -> int:
+    """UDP datagrams received so far in this network namespace (only the run's own traffic)."""
+    head, values = [line.split()[1:] for line in Path("/proc/net/snmp").read_text().splitlines()
+                    if line.startswith("Udp:")][:2]
+    return int(dict(zip(head, values, strict=True))["InDatagrams"])
+
+
+def asterisk_rtp_drops() -> int:
+    """Datagrams dropped so far at Asterisk's open RTP sockets (127.0.0.1, ports 10000-19999) for a
+    full receive buffer: Asterisk not keeping up. (sipp's customer side never reads its media port,
+    so the namespace's total counts those too.)"""
+    drops = 0
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        address, port = fields[1].split(":")
+        if address == "0100007F" and 10000 <= int(port, 16) <= 19999:
+            drops += int(fields[-1])
+    return drops
 
 
 def load_average() -> float:
@@ -186,6 +239,8 @@ async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pag
     ramp_s = calls / rate
     hold_ms = int((ramp_s + 20 + window_s) * 1000)
     started = time.monotonic()
+    names = {rig_.bridge.pid: "bridge", rig_.genesys.pid: "genesys"}
+    ticks_at_start = rig_ticks(names)
     sipps = [await customer_calls(rig_.workdir, list(phone_truth.items()), hold_ms, rate, f"step{number}",
                                   5200, CUSTOMER_MEDIA_PORT)]
     if browser_truth:
@@ -199,6 +254,7 @@ async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pag
             "harness": os.getpid(), "genesys": rig_.genesys.pid}
     ticks = {name: cpu_ticks(pid) for name, pid in pids.items()}
     busy0, total0 = machine_ticks()
+    udp0 = udp_received()
     t0 = time.monotonic()
     rss: dict[str, list[float]] = {name: [] for name in pids}
     while time.monotonic() - t0 < window_s:
@@ -213,6 +269,10 @@ async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pag
     busy1, total1 = machine_ticks()
     step.machine_cpu = 100 * (busy1 - busy0) / max(1, total1 - total0)
     step.bridge_rss_mib, step.asterisk_rss_mib = max(rss["bridge"]), max(rss["asterisk"])
+    step.udp_pps = (udp_received() - udp0) / elapsed
+    step.rtp_drops = asterisk_rtp_drops()
+    used = rig_ticks(names)
+    step.cpu_s = {name: (used[name] - ticks_at_start.get(name, 0)) / TICKS for name in sorted(used)}
     step.ami_eps = (events_at(rig_.ami_events(), t0 + elapsed) - events_at(rig_.ami_events(), t0)) / elapsed
     inbound = await browser_stats(pages)
     expected = sum(s["received"] + s["lost"] for s in inbound)
@@ -276,8 +336,8 @@ async def load(steps: Sequence[int], browsers: int, rate: float, window_s: float
 
 
 COLUMNS = ("calls", "joined", "rang", "removed", "bridge CPU %", "bridge RSS MiB", "Asterisk CPU %",
-           "Asterisk RSS MiB", "harness CPU %", "machine CPU %", "load avg", "AMI ev/s", "AMI ev/s peak",
-           "event->widget p50 ms", "p99 ms", "browser RTP loss %", "jitter ms")
+           "Asterisk RSS MiB", "harness CPU %", "machine CPU %", "load avg", "UDP pkt/s", "RTP drops",
+           "AMI ev/s", "AMI ev/s peak", "event->widget p50 ms", "p99 ms", "browser RTP loss %", "jitter ms")
 
 
 def table(steps: Sequence[Step]) -> str:
@@ -285,8 +345,9 @@ def table(steps: Sequence[Step]) -> str:
         f"{s.calls}+{s.browsers}", f"{s.joined}/{s.total}", f"{s.rang}/{s.total}",
         f"{s.removed}/{s.total}", f"{s.bridge_cpu:.0f}", f"{s.bridge_rss_mib:.0f}", f"{s.asterisk_cpu:.0f}",
         f"{s.asterisk_rss_mib:.0f}", f"{s.harness_cpu:.0f}", f"{s.machine_cpu:.0f}", f"{s.load_average:.0f}",
-        f"{s.ami_eps:.0f}", f"{s.ami_eps_peak:.0f}", f"{s.latency_p50_ms:.1f}", f"{s.latency_p99_ms:.0f}",
-        f"{s.rtp_loss_pct:.2f}", f"{s.rtp_jitter_ms:.1f}") for s in steps]
+        f"{s.udp_pps:.0f}", str(s.rtp_drops), f"{s.ami_eps:.0f}", f"{s.ami_eps_peak:.0f}",
+        f"{s.latency_p50_ms:.1f}", f"{s.latency_p99_ms:.0f}", f"{s.rtp_loss_pct:.2f}",
+        f"{s.rtp_jitter_ms:.1f}") for s in steps]
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + "---|" * len(COLUMNS))
     return "\n".join(lines)
@@ -306,6 +367,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="ctibridge-load-") as tmp:
         results = asyncio.run(load(steps, args.browsers, args.rate, args.window_s, Path(tmp)))
     print(table(results))
+    for step in results:
+        print(f"# {step.calls}+{step.browsers}: CPU seconds over ramp and window: "
+              + ", ".join(f"{name} {seconds:.1f}" for name, seconds in step.cpu_s.items()))
     for step in results:
         for miss in step.misses[:5]:
             print(f"# {step.calls}: {miss}")
