@@ -13,8 +13,9 @@ every call is up, for ``--window-s``: CPU and RSS of the bridge and of Asterisk 
 a second (the Genesys stand-in's own AMI login reads the same events as the bridge), RTP loss and
 jitter at the browsers (getStats). Over the step: the latency from the bridge's adapter reading an
 event to the widget client holding its delta (both clocks are this machine's wall clock), and
-completeness against the ground truth (each call's DN and CallUUID): joined (one call with both
-sides, in sync, established), seen ringing, and removed after the customer's BYE.
+completeness against the SIP side's ground truth (each call's DN and CallUUID, and whether sipp saw
+its INVITE answered): an answered call joined (one call with both sides, in sync, established), a
+call never answered never shown established, each seen ringing and removed at the end.
 
 Runs in a private network namespace (as the tests do: loopback plus the NO-CARRIER ICE helper
 address) entered at start; needs root. Prints a table; ``--json`` keeps the figures for
@@ -40,7 +41,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from load_rig import CUSTOMER_MEDIA_PORT, Rig, customer_calls, rig, sip_phones, stop  # noqa: E402
+from load_rig import CUSTOMER_MEDIA_PORT, Rig, answered_uuids, customer_calls, rig, sip_phones, stop  # noqa: E402
 from rtp_media import tone, write_pcap  # noqa: E402
 
 CUSTOMER_TONE_HZ = 1000.0
@@ -53,6 +54,8 @@ TICKS = 100  # /proc clock ticks a second (USER_HZ)
 class Step:
     calls: int  # SIP phone calls
     browsers: int
+    answered: int = 0  # calls whose INVITE got a 200 OK (sipp's message trace): the SIP truth
+    right: int = 0  # calls the bridge showed as the SIP truth says (see judge)
     joined: int = 0  # calls joined to their CallUUID, both sides, in sync, established
     rang: int = 0
     removed: int = 0
@@ -84,7 +87,7 @@ class Step:
 
     @property
     def complete(self) -> bool:
-        return self.joined == self.rang == self.removed == self.total and not self.misses
+        return self.right == self.total and not self.misses
 
 
 # ---------------------------------------------------------------------- /proc
@@ -193,17 +196,26 @@ def _uuid(step: int, n: int) -> str:
     return f"LOAD{step:04d}{n:05d}".ljust(32, "0")
 
 
-def judge(step: Step, rig_: Rig, truth: dict[str, str]) -> None:
-    """Each call as its DN's widget saw it, against the DN and CallUUID sipp used."""
+def judge(step: Step, rig_: Rig, truth: dict[str, str], answered: set[str]) -> None:
+    """Each call as its DN's widget saw it, against the SIP side's truth: the DN and CallUUID sipp
+    used and whether its INVITE was answered. An answered call must be joined (one call, both
+    sides, in sync, established) after ringing; one never answered must ring and never show as
+    established; both must be gone at the end."""
+    step.answered = len(answered & set(truth.values()))
     for dn, uuid in truth.items():
         widget = rig_.widgets[dn]
         seen = widget.seen.get(uuid, set())
         joined = any(state == "established" and sync == "ok" and both for state, sync, both in seen)
+        rang = any(state == "ringing" for state, _, _ in seen)
+        shown_up = any(state == "established" for state, _, _ in seen)
         step.joined += joined
-        step.rang += any(state == "ringing" for state, _, _ in seen)
+        step.rang += rang
         step.removed += uuid in widget.removed
-        if not joined or uuid not in widget.removed:
-            step.misses.append(f"{dn} {uuid}: seen {sorted(seen)}, removed {uuid in widget.removed}")
+        right = rang and uuid in widget.removed and (joined if uuid in answered else not shown_up)
+        step.right += right
+        if not right:
+            step.misses.append(f"{dn} {uuid} answered {uuid in answered}: seen {sorted(seen)}, "
+                               f"removed {uuid in widget.removed}")
         step.misses += widget.problems
         # "" is a call's first moments, before the dialplan has read its CallUUID
         foreign = set(widget.seen) - {uuid, ""}
@@ -241,11 +253,13 @@ async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pag
     started = time.monotonic()
     names = {rig_.bridge.pid: "bridge", rig_.genesys.pid: "genesys"}
     ticks_at_start = rig_ticks(names)
-    sipps = [await customer_calls(rig_.workdir, list(phone_truth.items()), hold_ms, rate, f"step{number}",
+    sipp_names = [f"step{number}"]
+    sipps = [await customer_calls(rig_.workdir, list(phone_truth.items()), hold_ms, rate, sipp_names[0],
                                   5200, CUSTOMER_MEDIA_PORT)]
     if browser_truth:
+        sipp_names.append(f"step{number}-browsers")
         sipps.append(await customer_calls(rig_.workdir, list(browser_truth.items()), hold_ms, 5,
-                                          f"step{number}-browsers", 5202, CUSTOMER_MEDIA_PORT + 10))
+                                          sipp_names[1], 5202, CUSTOMER_MEDIA_PORT + 10))
     all_up = await until(lambda: established(rig_, truth) == len(truth), ramp_s + 20)
     if not all_up:
         step.misses.append(f"only {established(rig_, truth)} of {len(truth)} calls established in time")
@@ -295,7 +309,8 @@ async def run_step(rig_: Rig, number: int, calls: int, phone_dns: list[str], pag
     if latencies:
         step.latency_p50_ms = 1000 * statistics.median(latencies)
         step.latency_p99_ms = 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-    judge(step, rig_, truth)
+    answered = set().union(*(answered_uuids(rig_.workdir / f"{name}-messages.log") for name in sipp_names))
+    judge(step, rig_, truth, answered)
     return step
 
 
@@ -335,19 +350,19 @@ async def load(steps: Sequence[int], browsers: int, rate: float, window_s: float
     return results
 
 
-COLUMNS = ("calls", "joined", "rang", "removed", "bridge CPU %", "bridge RSS MiB", "Asterisk CPU %",
+COLUMNS = ("calls", "answered (SIP)", "bridge right", "bridge CPU %", "bridge RSS MiB", "Asterisk CPU %",
            "Asterisk RSS MiB", "harness CPU %", "machine CPU %", "load avg", "UDP pkt/s", "RTP drops",
            "AMI ev/s", "AMI ev/s peak", "event->widget p50 ms", "p99 ms", "browser RTP loss %", "jitter ms")
 
 
 def table(steps: Sequence[Step]) -> str:
     rows = [COLUMNS] + [(
-        f"{s.calls}+{s.browsers}", f"{s.joined}/{s.total}", f"{s.rang}/{s.total}",
-        f"{s.removed}/{s.total}", f"{s.bridge_cpu:.0f}", f"{s.bridge_rss_mib:.0f}", f"{s.asterisk_cpu:.0f}",
-        f"{s.asterisk_rss_mib:.0f}", f"{s.harness_cpu:.0f}", f"{s.machine_cpu:.0f}", f"{s.load_average:.0f}",
-        f"{s.udp_pps:.0f}", str(s.rtp_drops), f"{s.ami_eps:.0f}", f"{s.ami_eps_peak:.0f}",
-        f"{s.latency_p50_ms:.1f}", f"{s.latency_p99_ms:.0f}", f"{s.rtp_loss_pct:.2f}",
-        f"{s.rtp_jitter_ms:.1f}") for s in steps]
+        f"{s.calls}+{s.browsers}", f"{s.answered}/{s.total}", f"{s.right}/{s.total}",
+        f"{s.bridge_cpu:.0f}", f"{s.bridge_rss_mib:.0f}", f"{s.asterisk_cpu:.0f}",
+        f"{s.asterisk_rss_mib:.0f}", f"{s.harness_cpu:.0f}", f"{s.machine_cpu:.0f}",
+        f"{s.load_average:.0f}", f"{s.udp_pps:.0f}", str(s.rtp_drops), f"{s.ami_eps:.0f}",
+        f"{s.ami_eps_peak:.0f}", f"{s.latency_p50_ms:.1f}", f"{s.latency_p99_ms:.0f}",
+        f"{s.rtp_loss_pct:.2f}", f"{s.rtp_jitter_ms:.1f}") for s in steps]
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.insert(1, "|" + "---|" * len(COLUMNS))
     return "\n".join(lines)

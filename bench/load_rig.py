@@ -100,7 +100,25 @@ async def customer_calls(workdir: Path, calls: list[tuple[str, str]], hold_ms: i
     return await sipp(workdir, "customer_call", f"{HOST}:5060", "-inf", str(csv), "-i", CUSTOMER_IP,
                       "-p", str(port), "-mi", CUSTOMER_IP, "-mp", str(media_port), "-m", str(len(calls)),
                       "-l", str(len(calls)), "-r", f"{rate:g}", "-d", str(hold_ms), "-timeout", "300s",
-                      "-key", "sink_ip", CUSTOMER_IP, "-key", "sink_port", str(sink_port or media_port))
+                      "-key", "sink_ip", CUSTOMER_IP, "-key", "sink_port", str(sink_port or media_port),
+                      "-trace_msg", "-message_file", str(workdir / f"{name}-messages.log"))
+
+
+def answered_uuids(message_log: Path) -> set[str]:
+    """The X-Genesys-CallUUIDs of the calls a customer sipp saw answered (a 200 OK to its INVITE):
+    the SIP side's ground truth, whatever the bridge made of it."""
+    uuids: dict[str, str] = {}  # Call-ID -> CallUUID of the INVITE sent
+    answered: set[str] = set()
+    for block in message_log.read_text(encoding="utf-8", errors="replace").split("\n----"):
+        lines = [line.strip() for line in block.splitlines()]
+        start = next((line for line in lines if line.startswith(("INVITE ", "SIP/2.0 "))), "")
+        headers = dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("-"))
+        call_id = headers.get("Call-ID", "").strip()
+        if start.startswith("INVITE "):
+            uuids[call_id] = headers.get("X-Genesys-CallUUID", "").strip()
+        elif start.startswith("SIP/2.0 200") and headers.get("CSeq", "").strip() == "1 INVITE":
+            answered.add(call_id)
+    return {uuids[c] for c in answered if c in uuids}
 
 
 async def customer_answers(workdir: Path, call_uuid: str, media_port: int, sink_port: int
