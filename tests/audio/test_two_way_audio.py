@@ -76,7 +76,7 @@ async def both_ways(page: Page, sink: RtpSink) -> dict[str, Any]:
     """Once the call is up: wait for audio to flow, then check each direction."""
     card = page.locator("article[data-phone-key]")
     await expect(card).to_have_attribute("data-state", "established", timeout=15000)
-    await expect(card.locator(".media")).to_have_attribute("data-dtls", "connected")
+    await expect(card.locator(".media")).to_have_attribute("data-dtls", "connected", timeout=15000)
     await asyncio.sleep(3)  # a few seconds of speech each way
     inbound = await page.evaluate(INBOUND)
     heard = sink.stats()
