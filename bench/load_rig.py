@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from ctibridge.gateway.settings import LAB_PHONE_PORT, GatewaySettings
 from ctibridge.identity.hmac_token import mint
 from ctibridge.sim.gws import SimAgent
 from ctibridge.sim.sipp import GENESYS_PORT, Sipp, _udp_bound
+from tools.local_services import free_port
 
 HOST = "127.0.0.1"
 CUSTOMER_IP = "127.0.0.2"  # the trunk's identify match: Genesys
@@ -306,7 +306,7 @@ async def rig(workdir: Path, phone_dns: list[str], browser_dns: list[str]) -> As
     try:
         await registrar.genesys_registrar(port=settings.registrar_port)
         genesys, gws_url = await _genesys(workdir, agents, settings.ami_secret.get_secret_value())
-        port = _free_port()
+        port = free_port()
         config = bridge_config(workdir, port, settings.ami_secret.get_secret_value(), gws_url, agents, dns)
         token_secret = (workdir / "token.secret").read_bytes()
         bridge = await asyncio.create_subprocess_exec(
@@ -333,9 +333,3 @@ async def rig(workdir: Path, phone_dns: list[str], browser_dns: list[str]) -> As
             sandbox.cli("channel request hangup all")
         await registrar.close(grace_s=1.0)
         await sandbox.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
