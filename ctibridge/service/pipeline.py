@@ -17,12 +17,12 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ctibridge.core.ami_parse import LINK_KEY, parse_ami
+from ctibridge.core.ami_parse import parse_ami
 from ctibridge.core.correlator import Correlator, Repair
 from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
-from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter, link_record
 from ctibridge.service.metrics import Metrics
 from ctibridge.store.port import StateStore
 
@@ -148,7 +148,7 @@ class Pipeline:
             if item.status not in SUB_STATES:
                 self.links[link] = item.status
             if self.log_writer is not None:
-                self.log_writer.write(*_link_record(item), item.t, conn)
+                self.log_writer.write(*link_record(item), item.t, conn)
             return item
         if self.log_writer is not None:
             self.log_writer.write(item.src, "in", item.raw, item.t, item.conn)
@@ -168,13 +168,4 @@ class Pipeline:
         task = asyncio.create_task(self.on_repair(repair))
         self._repairs.add(task)
         task.add_done_callback(self._repairs.discard)
-
-
-def _link_record(item: AmiLink | GwsLink) -> tuple[str, str, dict[str, Any]]:
-    """(src, dir, msg) of a link event, in the shape ``eventlog.to_event`` reads back; the caller
-    adds t and conn (the DN)."""
-    if isinstance(item, AmiLink):
-        uptime = {} if item.uptime is None else {"uptime": item.uptime}
-        return "ami", "meta", {LINK_KEY: item.status, **uptime}
-    return "gws", "meta", {LINK_KEY: item.status, "detail": item.detail}
 
