@@ -1,8 +1,11 @@
-"""The live pipeline: adapters' raw messages in, ordered deltas out to the store and the widgets.
+"""The live pipeline: adapters' raw messages in, ordered deltas out to the store.
 
 Adapters call ``feed_*`` from their callbacks; those only enqueue (adapters never wait for Redis or
 a widget). One task consumes the queue, so the correlator sees both sources on one timeline, in
-arrival order, and every DN's deltas reach the store and the hub in sequence order. Ticks (grace
+arrival order, and every DN's deltas reach the store in sequence order. The pipeline does not wait
+for the store (``submit``: the Redis store commits many batches in one round trip), and it does
+not publish: widgets get a delta from the store's subscription (``hub.follow``) once it is
+stored, so no widget ever sees a delta a successor owner would not find. Ticks (grace
 periods) go through the same queue. Repairs the correlator asks for are handed to ``on_repair``
 as tasks, so a slow AMI action never stalls the stream. ``correlator`` is replaced on a takeover
 (restored from the store), so others reach it through the pipeline.
@@ -13,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ctibridge.core.ami_parse import parse_ami
 from ctibridge.core.correlator import Correlator, Repair
@@ -29,10 +32,6 @@ from ctibridge.store.port import StateStore
 log = logging.getLogger("ctibridge.service.pipeline")
 
 SUB_STATES = frozenset({"booted", "resync_begin", "resync_end"})  # steps of a connected AMI link
-
-
-class HubPort(Protocol):
-    def publish(self, deltas: Iterable[Delta]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,6 @@ class Pipeline:
         self,
         correlator: Correlator,
         store: StateStore,
-        hub: HubPort,
         *,
         metrics: Metrics,
         clock: Callable[[], float],
@@ -64,7 +62,7 @@ class Pipeline:
         on_repair: Callable[[Repair], Coroutine[Any, Any, None]] | None = None,
         tick_interval_s: float = 0.25,
     ) -> None:
-        self.correlator, self.store, self.hub = correlator, store, hub
+        self.correlator, self.store = correlator, store
         self.metrics, self.clock, self.log_writer = metrics, clock, log_writer
         self.on_repair = on_repair
         self.tick_interval_s = tick_interval_s
@@ -127,9 +125,8 @@ class Pipeline:
         # a call can change without a delta (e.g. a channel's variables), so check every time.
         changes = self.correlator.export_changes()
         if deltas or changes["calls"]:
-            await self.store.append(deltas, core_changes=changes)
+            self.store.submit(deltas, core_changes=changes)
         if deltas:
-            self.hub.publish(deltas)
             self.metrics.deltas_out.inc(len(deltas))
             for delta in deltas:
                 if self.log_writer is not None:

@@ -13,7 +13,7 @@ from eventually import eventually
 
 from ctibridge.core.deltas import Delta
 from ctibridge.core.snapshot import merge_state
-from ctibridge.store import RedisStore, ownership_changes
+from ctibridge.store import RedisStore, StoreUnavailable, ownership_changes
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_pr
     for delta in during:
         await owner.append([delta], core_changes=core.next(delta.seq))
     assert owner.stats.fallback_active and owner.stats.redis_failures >= 1
-    seq, calls = await owner.snapshot("5001")  # the owner serves from memory meanwhile
-    assert seq == 20 and {c["id"]: c for c in calls} == stream.live
+    with pytest.raises(StoreUnavailable):  # the owner shows no widget what Redis does not hold
+        await owner.snapshot("5001")
 
     redis_process.start()
     await eventually(lambda: not owner.stats.fallback_active, what="catch-up after restart")
@@ -78,8 +78,8 @@ async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_pr
 
 
 @pytest.mark.parametrize(("options", "reseeds"), [
-    ({"replay_chunk": 3}, 0),  # the unacknowledged deltas are written in order, in several steps
-    ({"pending_limit": 4}, 1),  # too many to keep: Redis is rewritten from memory instead
+    ({}, False),  # the unacknowledged deltas are written in order, in one group
+    ({"pending_limit": 4}, True),  # too many to keep: Redis is rewritten from memory instead
 ])
 async def test_redis_stall_replays_unacknowledged_deltas_in_order(redis_process, stores, options, reseeds):
     owner = new_store(stores, redis_process.url, **options)
@@ -98,7 +98,7 @@ async def test_redis_stall_replays_unacknowledged_deltas_in_order(redis_process,
     redis_process.resume()
     await owner.append(deltas[15:], core_changes=core.next(20))  # still queued behind the backlog
     await eventually(lambda: not owner.stats.fallback_active, what="catch-up after stall")
-    assert owner.stats.reseeds == reseeds
+    assert (owner.stats.reseeds > 0) == reseeds
     assert encoded(await follower.since("5001", 0)) == encoded(deltas)
     # Redis holds exactly the merged state: the full state went with the last replayed chunk
     assert await follower.load_core_state() == core.state == await owner.load_core_state()
