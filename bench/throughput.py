@@ -10,7 +10,9 @@ alternately with the panoramisk baseline, so the ratio compares runs made second
 * ``*_split``, ``*_selective``: the candidate framers of ``alternatives``.
 * ``core+memory``: as core, plus ``MemoryStore.apply`` of each batch (no core-state copy).
 * ``service(memory|redis)``: the service's own ``ctibridge.service.pipeline.Pipeline`` (queue, metrics,
-  ``store.append(deltas, core_state=export_state())`` per batch, a hub that encodes every delta).
+  ``store.submit(deltas, core_changes=export_changes())`` per batch) and a subscriber of the store
+  that encodes every delta (as the hub does); the clock stops when the subscriber has the last
+  delta, so the Redis figure includes every commit (group commits, one script call per group).
 """
 
 from __future__ import annotations
@@ -111,10 +113,13 @@ def core_pipeline(items: list[Item], store: MemoryStore | None = None,
 # --------------------------------------------------------------------------- the service's Pipeline
 
 
-class _EncodingHub:
-    def publish(self, deltas: list[Delta]) -> None:
-        for delta in deltas:
-            delta.encode()
+async def _encode_stored(store: Any, seen: dict[str, int], caught_up: asyncio.Event) -> None:
+    """The hub's part: every stored delta encoded; ``seen`` is each DN's last stored sequence."""
+    subscription = store.subscribe()
+    async for delta in subscription:
+        delta.encode()
+        seen[delta.dn] = delta.seq
+        caught_up.set()
 
 
 async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[float, int]:
@@ -122,7 +127,12 @@ async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[fl
     from ctibridge.service.metrics import Metrics
     from ctibridge.service.pipeline import Pipeline
 
-    pipeline = Pipeline(Correlator(), store, _EncodingHub(), metrics=Metrics(), clock=time.monotonic)
+    correlator = Correlator()
+    pipeline = Pipeline(correlator, store, metrics=Metrics(), clock=time.monotonic)
+    await store.acquire_ownership("bench")
+    seen: dict[str, int] = {}
+    caught_up = asyncio.Event()
+    follower = asyncio.create_task(_encode_stored(store, seen, caught_up))
     runner = asyncio.create_task(pipeline.run())
     framer = AmiFramer(expect_greeting=False)
     count, start = 0, 0.0
@@ -139,10 +149,15 @@ async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[fl
                 pipeline.feed_gws(dn, payload, now)
                 count += 1
             await pipeline.settled()  # one socket read at a time, as the adapters deliver them
+        produced = correlator.export_state()["meta"]["seqs"]
+        while any(seen.get(dn, 0) < seq for dn, seq in produced.items()):  # the last commits
+            caught_up.clear()
+            await caught_up.wait()
         return time.perf_counter() - start, count
     finally:
         runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        follower.cancel()
+        await asyncio.gather(runner, follower, return_exceptions=True)
 
 
 def service_rate(items: list[Item], warm: int, redis_url: str | None = None) -> float:
