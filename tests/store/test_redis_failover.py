@@ -164,3 +164,26 @@ async def test_a_core_only_write_lost_in_a_stall_is_caught_up(redis_process, sto
     await owner.append(then, core_changes=core.next(5))  # incremental again
     assert await follower.load_core_state() == core.state
     assert encoded(await follower.since("5001", 0)) == encoded(first + then)
+
+
+async def test_a_stale_owner_that_wakes_up_cannot_write(redis_server, stores):
+    """The fencing token: an owner that stopped (a long GC pause, a SIGSTOP) and lost its lease
+    meanwhile is refused by the APPEND script, whatever it still believes; it then reports that
+    it is not the owner, and its queued deltas (never shown to a widget) are dropped."""
+    stale = new_store(stores, redis_server, owner_ttl=0.2)
+    successor = new_store(stores, redis_server, owner_ttl=5.0)
+    reader = new_store(stores, redis_server)
+    assert await stale.acquire_ownership("bridge-a")
+    stream = DeltaStream("5001")
+    first = stream.take(3)
+    await stale.append(first)
+    await eventually(lambda: successor.acquire_ownership("bridge-b"), what="the lease expired and was taken")
+    theirs = DeltaStream("5001", seed=99)
+    theirs.take(3)
+    taken_over = theirs.take(2)  # the successor's 4 and 5
+    await successor.append(taken_over)
+
+    await stale.append(stream.take(4))  # its own 4..7: 6 and 7 would pass the sequence check
+    await eventually(lambda: not stale.writing, what="the stale owner refused and stopped writing")
+    assert not await stale.renew("bridge-a")
+    assert encoded(await reader.since("5001", 0)) == encoded(first + taken_over)
