@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,7 @@ from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.store.memory import MemoryStore
+from ctibridge.store.port import decode_frame
 
 CALLS = 500
 EVENT_SPACING = 1e-5  # synthetic time between messages (100k/s): grace periods and windows work
@@ -85,7 +88,7 @@ def framer_only(chunks: list[bytes], factory: Callable[[], Any] | None = None) -
 
 
 def core_pipeline(items: list[Item], store: MemoryStore | None = None,
-                  framer: Callable[[], Any] | None = None) -> int:
+                  framer: Callable[[], Any] | None = None, collect: list[Delta] | None = None) -> int:
     core = Correlator()
     framer_ = framer() if framer is not None else AmiFramer(expect_greeting=False)
     count, t, next_tick = 0, 0.0, TICK_EVERY
@@ -95,6 +98,8 @@ def core_pipeline(items: list[Item], store: MemoryStore | None = None,
             delta.encode()
         if store is not None and deltas:
             store.apply(deltas, None)
+        if collect is not None:
+            collect.extend(deltas)
 
     for kind, dn, payload in items:
         raws = framer_.feed(payload) if kind == "ami" else (payload,)
@@ -175,6 +180,59 @@ def service_rate(items: list[Item], warm: int, redis_url: str | None = None) -> 
     return asyncio.run(main())
 
 
+# --------------------------------------------------------------------------- retained memory
+
+
+def _allocated(make: Callable[[], Any]) -> tuple[int, Any]:
+    """(bytes still allocated by ``make()``'s result, the result)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = make()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before, kept
+    finally:
+        tracemalloc.stop()
+
+
+def one_dn_window(deltas: list[Delta], window: int = 1000) -> list[Delta]:
+    """The last ``window`` deltas as one DN's stream (its full log: the case of issue 17)."""
+    return [Delta("5001", seq, d.op, d.call, d.t) for seq, d in enumerate(deltas[-window:], start=1)]
+
+
+def retained_per_delta(deltas: list[Delta]) -> tuple[float, float, float]:
+    """Per delta kept in a store's window: (bytes the store holds now, bytes on the wire, bytes the
+    same delta costs as objects: a ``Delta`` with its call dict and cached frame, as stored before)."""
+    wire = statistics.mean(len(d.encode().encode()) for d in deltas)
+
+    def filled() -> MemoryStore:
+        store = MemoryStore(log_length=len(deltas))
+        store.apply(deltas)
+        return store
+
+    held, _ = _allocated(filled)
+    as_objects, _ = _allocated(lambda: [decode_frame(d.encode()) for d in deltas])
+    return held / len(deltas), wire, as_objects / len(deltas)
+
+
+def redis_bytes_per_delta(deltas: list[Delta], redis_url: str) -> float:
+    """Redis's own memory (INFO used_memory) per delta of one DN's full window, as RedisStore keeps it
+    (log entry + the live calls' frames)."""
+    from ctibridge.store.redis_store import RedisStore
+
+    async def main() -> float:
+        store = RedisStore(redis_url, prefix=f"mem{time.monotonic_ns()}", log_length=len(deltas))
+        try:
+            before = (await store.redis.info("memory"))["used_memory"]
+            await store.append(deltas)
+            after = (await store.redis.info("memory"))["used_memory"]
+            return float(after - before) / len(deltas)
+        finally:
+            await store.aclose()
+    return asyncio.run(main())
+
+
 # --------------------------------------------------------------------------- the benchmark
 
 
@@ -207,11 +265,18 @@ def run(quick: bool = False) -> list[Row]:
         rates["framer"].append(_rate(lambda: framer_only(ami_chunks)))
         rates["framer_split"].append(_rate(lambda: framer_only(ami_chunks, SplitFramer)))
         rates["core_memory"].append(_rate(lambda: core_pipeline(items, store=MemoryStore())))
-    for _ in range(max(1, repeats // 2)):
-        rates["service_memory"].append(service_rate(service_items, warm))
     with redis_server() as url:
-        for _ in range(max(1, repeats // 2)):
+        for _ in range(max(1, repeats // 2)):  # alternately: the ratio compares neighbouring runs
+            rates["service_memory"].append(service_rate(service_items, warm))
             rates["service_redis"].append(service_rate(service_items, warm, url))
+
+    window: list[Delta] = []
+    core_pipeline(items, collect=window)
+    window = one_dn_window(window)
+    held, wire, as_objects = retained_per_delta(window)
+    with redis_server() as url:
+        in_redis = redis_bytes_per_delta(window, url)
+    ratio = [m / r for m, r in zip(rates["service_memory"], rates["service_redis"], strict=True)]
 
     rate = Target(">=", TARGET_RATE, ">= 100,000")
     par = Target(">=", 1.0)
@@ -230,4 +295,11 @@ def run(quick: bool = False) -> list[Row]:
         row("throughput.service_memory", "pipeline.Pipeline + MemoryStore", "msg/s", r["service_memory"],
             rate, note=f"{measured} messages after {warm}, {CALLS} calls live"),
         row("throughput.service_redis", "pipeline.Pipeline + RedisStore", "msg/s", r["service_redis"], rate),
+        row("throughput.redis_slowdown", "memory rate / Redis rate, neighbouring runs", "ratio", ratio,
+            Target("<=", 2.0)),
+        row("store.delta_wire", "a delta on the wire (one DN's last 1,000)", "bytes", [wire]),
+        row("store.delta_retained", "a retained delta in the store's window", "bytes", [held],
+            Target("<=", wire, "<= wire size"), note="1,000-delta window of one DN, tracemalloc"),
+        row("store.delta_as_objects", "the same delta as Delta + call dict + frame", "bytes", [as_objects]),
+        row("store.delta_in_redis", "a retained delta in Redis (INFO used_memory)", "bytes", [in_redis]),
     ]
