@@ -59,11 +59,12 @@ class OwnerProcess:
 
 @contextlib.asynccontextmanager
 async def owner_process(gws: GwsSimulator, ami: AmiSimulator, tmp_path: Path, *, redis_url: str,
-                        instance: str, ttl_s: float) -> AsyncIterator[OwnerProcess]:
+                        instance: str, ttl_s: float,
+                        **sections: dict[str, Any]) -> AsyncIterator[OwnerProcess]:
     port = free_port()
     data = settings_data(gws, ami, listen={"port": port},
                          store={"kind": "redis", "redis_url": redis_url, "instance_id": instance,
-                                "ownership_ttl_s": ttl_s})
+                                "ownership_ttl_s": ttl_s}, **sections)
     config = tmp_path / f"{instance}.toml"
     config.write_text(toml_text(data))
     env = {**os.environ, "CTIBRIDGE_AUTH__TOKEN_SECRET": TOKEN_SECRET, "CTIBRIDGE_AMI__SECRET": AMI_SECRET}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,52 @@ async def test_stall_then_owner_killed_no_widget_ever_sees_a_sequence_twice(redi
             different = [seq for seq, frame in same_stream.items()
                          if seq in stored and not same_content(frame, stored[seq])]
             assert not different, f"seqs shown with content the store does not hold: {different}"
+
+
+ACTIONS = {"step_timeout_s": 1.0, "confirm_timeout_s": 1.5}  # the follower's relay waits 3.5 s
+
+
+async def test_an_action_in_flight_when_the_owner_dies_ends_clearly_and_is_not_done_twice(
+        redis_process, tmp_path: Path):
+    """A widget on a follower asks for a hold; the owner process relays it to GWS, which does not
+    answer; the owner is killed. The widget gets a clear outcome, and the successor does not carry
+    the action out again (the relay's request dies with the owner that took it)."""
+    token = mint(TOKEN_SECRET.encode(), "agent1", [DN], 3600, time.time())
+    store = {"kind": "redis", "redis_url": redis_process.url, "ownership_ttl_s": TTL_S}
+    async with (simulators() as (gws, ami),
+                owner_process(gws, ami, tmp_path, redis_url=redis_process.url, instance="a", ttl_s=TTL_S,
+                              actions=ACTIONS) as owner,
+                aiohttp.ClientSession() as http):
+        await eventually(lambda: gws.subscribed(DN), within=15.0, what="the owner process's GWS session")
+        call = gws.call_ringing(DN, ani="+15550001000")
+        gws.set_state(call, "Established")
+        async with service_on(gws, ami, wait_ready=False, actions=ACTIONS,
+                              store={**store, "instance_id": "b"}) as successor:
+            widget = Widget(token, DN)
+            await widget.hello(http, successor.url("/ws"))
+            pump = asyncio.create_task(widget.follow(http, successor.url("/ws")))
+            try:
+                await eventually(lambda: [c["state"] for c in widget.calls.values()] == ["established"],
+                                 within=10.0, what="the established call on the follower's widget")
+                gws.stall_next("call_op")  # GWS takes the hold and never answers
+                assert widget.ws is not None
+                await widget.ws.send_str(json.dumps({"type": "action", "id": "hold-1", "action": "hold",
+                                                     "call_id": next(iter(widget.calls))}))
+                await eventually(lambda: gws.stalled, within=5.0, what="the hold reached GWS")
+                owner.kill()
+                await owner.proc.wait()
+                results = await eventually(lambda: [f for f in widget.frames if f["type"] == "action_result"],
+                                           within=10.0, what="the action's outcome")
+                # "timeout" (the relay's wait) or "failed" (the owner's step timeout, if it answered
+                # before it died): either way one clear answer, not a success
+                assert [(r["id"], r["ok"]) for r in results] == [("hold-1", False)], results
+                assert results[0]["outcome"] in ("timeout", "failed") and results[0]["detail"], results
+                await eventually(lambda: successor.components.role.owner, within=15.0, what="the takeover")
+                await eventually(lambda: successor.components.pipeline.links.get(f"gws:{DN}") == "connected",
+                                 within=15.0, what="the successor's GWS session")
+                assert [op.name for op in gws.operations] == []  # never carried out, by either owner
+                assert [c["state"] for c in bridge_calls(successor).values()] == ["established"]
+            finally:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump

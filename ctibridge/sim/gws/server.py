@@ -77,6 +77,7 @@ class GwsSimulator:
         self.calls: dict[str, SimCall] = {}
         self.agent_states: dict[str, str] = {a.dn: "NotReady" for a in agents}
         self.operations: list[Operation] = []
+        self.stalled = 0  # requests held without an answer (``stall_next``)
         self.on_operation: list[OperationListener] = []
         self._sessions: dict[str, _HttpSession] = {}
         self._faults: dict[str, list[int]] = {}  # endpoint -> statuses still to fail with
@@ -238,6 +239,7 @@ class GwsSimulator:
         if status is None:
             status = self._take_fault("*")
         if status == STALL:
+            self.stalled += 1
             await asyncio.Event().wait()  # until the client gives up or the server stops
         try:
             if status is not None:
