@@ -54,6 +54,7 @@ class StoreStats:
     fallback_active: bool = False  # the owner runs on its in-memory mirror, Redis not up to date
     replayed: int = 0  # deltas written to Redis late, after an outage
     reseeds: int = 0  # full rewrites of Redis from memory (Redis came back empty)
+    dropped: int = 0  # deltas a former owner's pipeline produced after it lost the lease
 
 
 class StateStore(ABC):

@@ -45,6 +45,7 @@ from ctibridge.core.deltas import Delta
 from ctibridge.store import redis_scripts as scripts
 from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
 from ctibridge.store.port import (
+    STORED,
     StateStore,
     StoreStats,
     StoreUnavailable,
@@ -147,7 +148,10 @@ class RedisStore(StateStore):
     def submit(self, deltas: Sequence[Delta], *,
                core_changes: dict[str, Any] | None = None) -> Awaitable[None]:
         if self._writer is None:
-            raise RuntimeError("submit before this instance became the writer (acquire_ownership or append)")
+            # the lease was lost and the pipeline has not stopped yet: a non-owner never writes
+            self.stats.dropped += len(deltas)
+            log.warning("not the owner any more: %d deltas dropped (never shown to a widget)", len(deltas))
+            return STORED
         return self._writer.submit(deltas, core_changes)
 
     async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:

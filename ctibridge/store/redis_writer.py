@@ -163,6 +163,7 @@ class Writer:
                     log.info("redis caught up")
 
     async def _commit(self) -> None:
+        token = self.token
         try:
             if self.reseed:
                 await self.store.reseed_from(self)
@@ -170,6 +171,8 @@ class Writer:
             await self._append_group()
         except ResponseError as err:
             if "FENCED" in str(err):
+                if token != self.token:
+                    return  # this instance took the lapsed lease again meanwhile: retry with its token
                 raise Fenced from err
             if "EPOCH" not in str(err):
                 raise
