@@ -5,15 +5,15 @@ Wiring (by the web room)::
     hub = Hub(store, authenticate=verifier.verify, origin_allowed=origins.__contains__,
               on_action=actions.run)
     app.router.add_get("/ws", hub.handle)
-    # owner: after ``await store.append(batch)``, ``hub.publish(batch)`` for each batch
-    # every instance (followers, and the owner too if it likes): ``await hub.follow(store)`` as a task
+    # every instance, the owner too: ``await hub.follow(store)`` as a task (the store yields a
+    # delta once it is stored); ``hub.publish(batch)`` hands deltas over directly
     # shutdown: ``await hub.aclose()``
 
 Per connection: Origin check before the upgrade (HTTP 403), ``hello`` within ``hello_timeout``,
 token (4401), DN in token (4403), then ``snapshot`` or ``resume`` + the missed deltas, then live
 deltas. The connection is registered for live deltas *before* the backlog is read, and each
 client keeps its last sent ``seq``: a delta at or below it is dropped (already in the snapshot or
-backlog, or published twice: by ``publish`` and ``follow`` on the owner); one that skips
+backlog, or handed over twice); one that skips
 ahead closes the connection with 1012 so the widget resumes with ``since`` (never a silent gap).
 
 Every outgoing frame goes through the client's bounded queue, written by one task per client, so
