@@ -270,20 +270,14 @@ HANDLERS: dict[str, Handler] = {
     "Shutdown": _shutdown,
 }
 
-# Records the adapters add for their own life events (see eventlog): {"_link": "lost"}.
-LINK_KEY = "_link"
-
-
 def parse_ami(raw: Mapping[str, RawValue], t: float) -> InboundEvent | None:
-    """One raw AMI message -> one event, ``None`` when the correlator has no use for it."""
+    """One raw AMI message from the wire -> one event, ``None`` when the correlator has no use for
+    it. Only the wire's own events are read: the link's life events the adapter reports (lost,
+    connected, ...) come as ``AmiLink`` through another path, never from a frame's headers, so a
+    frame carrying the event log's internal keys cannot end the live calls."""
     try:
         event = raw.get("Event")
         if event is None:
-            link = raw.get(LINK_KEY)
-            if isinstance(link, str):
-                uptime = raw.get("uptime")
-                return AmiLink(t, link, float(uptime) if isinstance(uptime, (int, float, str))
-                               and str(uptime) else None)
             return None  # responses, greeting
         if not isinstance(event, str):
             return ParseError(t, "ami", "Event header repeated", repr(event)[:200])

@@ -90,6 +90,7 @@ class GwsSimulator:
         self.agent_states: dict[str, str] = {a.dn: "NotReady" for a in agents}
         self.wwe_options: dict[str, dict[str, str]] = {}  # what the WWE stand-in at /ui/wwe/ hosts
         self.operations: list[Operation] = []
+        self.stalled = 0  # requests held without an answer (``stall_next``)
         self.on_operation: list[OperationListener] = []
         self.call_control: CallControl | None = None  # None: operations change the calls at once
         self._sessions: dict[str, _HttpSession] = {}
@@ -282,6 +283,7 @@ class GwsSimulator:
         if status is None:
             status = self._take_fault("*")
         if status == STALL:
+            self.stalled += 1
             await asyncio.Event().wait()  # until the client gives up or the server stops
         try:
             if status is not None:
