@@ -281,3 +281,22 @@ def test_a_genesys_consult_call_is_linked_to_the_held_call() -> None:
                        GwsCall("c9", "Dialing", conn_id="c9", parent_conn_id="c1", call_type="Consult"))
     feed_all(core, [v3])
     assert next(c for c in core.calls() if c["genesys"]["call_id"] == "c9")["parent_id"] == "5001-1"
+
+
+def test_an_owner_taking_over_mid_hold_does_not_undo_the_bridges_own_hold() -> None:
+    from ctibridge.core.snapshot import merge_state
+
+    core = Correlator(CorrelatorSettings(grace=1.0))
+    feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established")])
+    stored = json.loads(json.dumps(core.export_state()))
+    core.note_operation("5001-1", "ami_hold", 0.5)  # the old owner starts the hold, then dies
+    stored = merge_state(stored, json.loads(json.dumps(core.export_changes())))
+    successor = Correlator.restore(stored, CorrelatorSettings(grace=1.0))
+    legs = (("1.0", "PJSIP/genesys-1.0", "moh"), ("1.1", "PJSIP/5001-1.1", "park"))
+    parked = [Channel(uid, "1.0", name, 6, "ctibridge-hold", exten, "") for uid, name, exten in legs]
+    feed_all(successor, [BridgeUpdate(0.6, "br-1", parked[0], False),
+                         BridgeUpdate(0.6, "br-1", parked[1], False),
+                         ChannelUpdate(0.6, "Newexten", parked[0]), ChannelUpdate(0.6, "Newexten", parked[1])])
+    deltas = successor.tick(20.0)
+    assert deltas[-1].call["asterisk"]["held"] and deltas[-1].call["sync"]["rule"] == "held_in_asterisk_only"
+    assert successor.drain_repairs() == []
