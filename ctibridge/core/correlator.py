@@ -33,7 +33,7 @@ from ctibridge.core import divergence, snapshot
 from ctibridge.core.call_index import CallIndex, Key, Side
 from ctibridge.core.channels import ChannelRecord, ChannelTable
 from ctibridge.core.deltas import Delta, Op
-from ctibridge.core.divergence import Repair
+from ctibridge.core.divergence import Repair as Repair  # re-exported: the service names it from here
 from ctibridge.core.events import (
     AmiLink,
     BridgeUpdate,

@@ -20,6 +20,7 @@ EXPECTED = {
     "latency": ("latency.memory.publish_p99", "latency.memory.client_p99", "latency.redis.client_p99"),
     "capacity": ("capacity.state_per_call", "capacity.rss ", "capacity.startup", "capacity.resync"),
     "actions": ("actions.hold_share_in_process", "actions.hold_widget_round_trip"),
+    "one_dn": ("per event, first 1,000 calls", "per event, last 1,000 of"),
 }
 NEEDS_REDIS = {"throughput", "latency"}
 

@@ -294,9 +294,8 @@ def test_an_owner_taking_over_mid_hold_does_not_undo_the_bridges_own_hold() -> N
     successor = Correlator.restore(stored, CorrelatorSettings(grace=1.0))
     legs = (("1.0", "PJSIP/genesys-1.0", "moh"), ("1.1", "PJSIP/5001-1.1", "park"))
     parked = [Channel(uid, "1.0", name, 6, "ctibridge-hold", exten, "") for uid, name, exten in legs]
-    feed_all(successor, [BridgeUpdate(0.6, "br-1", parked[0], False),
-                         BridgeUpdate(0.6, "br-1", parked[1], False),
-                         ChannelUpdate(0.6, "Newexten", parked[0]), ChannelUpdate(0.6, "Newexten", parked[1])])
+    feed_all(successor, [*(BridgeUpdate(0.6, "br-1", leg, False) for leg in parked),
+                         *(ChannelUpdate(0.6, "Newexten", leg) for leg in parked)])
     deltas = successor.tick(20.0)
     assert deltas[-1].call["asterisk"]["held"] and deltas[-1].call["sync"]["rule"] == "held_in_asterisk_only"
     assert successor.drain_repairs() == []
