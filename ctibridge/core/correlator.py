@@ -51,7 +51,9 @@ from ctibridge.core.events import (
     ParseError,
     TransferUpdate,
 )
-from ctibridge.core.model import AsteriskSide, Call, GenesysSide, Leg, Role, State
+from ctibridge.core.model import HOLD_CONTEXT, AsteriskSide, Call, GenesysSide, Leg, Role, State
+
+LISTING_EVENTS = frozenset({"CoreShowChannel", "Status"})  # a resync's channel list
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,11 @@ class Correlator:
             changed = leg.update(ch)
             if ev.bridge_id and ev.bridge_id != leg.bridge_id:
                 leg.bridge_id, changed = ev.bridge_id, True
+            if ch.context == HOLD_CONTEXT and not leg.sent_to_hold and (
+                    ev.event == "Newexten" or (ev.event in LISTING_EVENTS and not ev.bridge_id)):
+                # A Redirect into the hold context (Asterisk reports it before the BridgeLeave), or
+                # a channel listed there outside any bridge: an AMI hold.
+                leg.sent_to_hold = changed = True
             if self._learn_ids(call, ch, ev.t) or changed:
                 self._touched[call.id] = None
 
@@ -201,6 +208,7 @@ class Correlator:
                 self._connect(rec, other, ev.t)
         for _, leg in self._legs_of(rec):
             leg.bridge_id = ev.bridge_id if ev.entered else ""
+            leg.sent_to_hold = leg.sent_to_hold and not ev.entered  # retrieved by a Bridge
         for member in self._channels.members(ev.bridge_id) | {uid}:
             member_rec = self._channels.get(member)
             if member_rec is not None:

@@ -95,6 +95,7 @@ class Leg:
     caller_name: str = ""
     bridge_id: str = ""
     held: bool = False  # Hold event (SIP re-INVITE sendonly from that party)
+    sent_to_hold: bool = False  # ran the dialplan in HOLD_CONTEXT since it last entered a bridge
     moh: bool = False  # MusicOnHoldStart on that channel
     alive: bool = True
     hangup_cause: int | None = None
@@ -121,9 +122,10 @@ class Leg:
                        self.caller_num, self.caller_name)
 
     def parked(self) -> bool:
-        """In the bridge's hold context and not bridged: put there by an AMI hold. (After the
-        ``Bridge`` that retrieves it, Asterisk still reports that context, but in a bridge.)"""
-        return self.context == HOLD_CONTEXT and not self.bridge_id
+        """Sent to the bridge's hold context and not bridged: put there by an AMI hold. (After the
+        ``Bridge`` that retrieves it Asterisk still reports that context, also as the channel
+        leaves that bridge to hang up: that is no hold.)"""
+        return self.sent_to_hold and not self.bridge_id
 
     def view(self) -> dict[str, Any]:
         return {"uniqueid": self.uniqueid, "name": self.name, "role": self.role.value,

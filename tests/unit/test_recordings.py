@@ -147,9 +147,20 @@ def test_consult_transfer_completed_and_cancelled() -> None:
 
 def test_hold_and_retrieve_through_the_bridge() -> None:
     deltas = run(RECORDINGS / "asterisk-hold-then-retrieve.jsonl")
-    assert states(deltas)[:4] == ["ringing", "established", "held", "established"]
-    retrieved = [d.call for d in deltas if d.call["state"] == "established"][-1]
+    assert states(deltas) == ["ringing", "established", "held", "established", "released"]
+    held_at = next(i for i, d in enumerate(deltas) if d.call["state"] == "held")
+    retrieved = next(d.call for d in deltas[held_at:] if d.call["state"] == "established")
     assert retrieved["asterisk"]["bridge_id"] and not retrieved["asterisk"]["held"]
+
+
+def test_a_call_being_hung_up_never_shows_held() -> None:
+    """HangupRequest/SoftHangupRequest, BridgeLeave of both legs, Hangup: after a hold by Redirect
+    and a retrieve by Bridge (the legs still report the hold context), and after the customer's
+    own hold inside the Asterisk bridge, the call goes from established straight to released."""
+    for name in ("asterisk-hold-then-retrieve",  # the agent's leg hung up by AMI
+                 "asterisk-held-and-retrieved-then-the-customer-hangs-up",
+                 "asterisk-held-in-the-bridge-then-hung-up"):
+        assert states(run(RECORDINGS / f"{name}.jsonl"))[-2:] == ["established", "released"], name
 
 
 def test_restart_and_ami_loss_end_the_calls_they_killed() -> None:
