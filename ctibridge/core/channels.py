@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ctibridge.core.events import Channel
+from ctibridge.core.model import Call
 
 ENDED_MEMORY = 10_000  # ended channels remembered to ignore their late events
 
@@ -19,6 +20,7 @@ ENDED_MEMORY = 10_000  # ended channels remembered to ignore their late events
 class ChannelRecord:
     channel: Channel
     calls: set[str] = field(default_factory=set)  # ids of the calls this channel is a leg of
+    left: Call | None = None  # the last call it was a leg of, once that ended (a transferred customer)
 
 
 def remember(memory: dict[object, None], key: object) -> None:
@@ -35,6 +37,7 @@ class ChannelTable:
         self._bridge_of: dict[str, str] = {}  # channel uniqueid -> bridge id
         self._ended: dict[object, None] = {}
         self._listed: set[str] | None = None  # during a resync: the channels listed so far
+        self._locals: dict[str, str] = {}  # name -> uniqueid of each half of a Local channel pair
 
     # ---------------------------------------------------------------- records
 
@@ -49,6 +52,8 @@ class ChannelTable:
         rec = self._records.get(ch.uniqueid)
         if rec is None:
             rec = self._records[ch.uniqueid] = ChannelRecord(ch)
+            if ch.name.startswith("Local/"):
+                self._locals[ch.name] = ch.uniqueid
             return rec, True
         rec.channel = ch
         return rec, False
@@ -57,7 +62,20 @@ class ChannelTable:
         """The channel hung up: forget it (its late events are ignored from now on)."""
         remember(self._ended, uid)
         self.leave(uid)
-        return self._records.pop(uid, None)
+        rec = self._records.pop(uid, None)
+        if rec is not None and self._locals.get(rec.channel.name) == uid:
+            del self._locals[rec.channel.name]
+        return rec
+
+    def twin(self, rec: ChannelRecord) -> ChannelRecord | None:
+        """The other half of a Local channel pair (``Local/x@ctx-00000001;1`` and ``;2``): media
+        passes between the two, so what is bridged with one is connected to what is bridged with
+        the other."""
+        name = rec.channel.name
+        if not name.startswith("Local/") or name[-2:] not in (";1", ";2"):
+            return None
+        uid = self._locals.get(name[:-1] + ("2" if name.endswith("1") else "1"))
+        return self._records.get(uid) if uid is not None else None
 
     def uids(self) -> list[str]:
         return list(self._records)

@@ -363,11 +363,18 @@ class Correlator:
     def _connect(self, a: ChannelRecord, b: ChannelRecord, t: float) -> None:
         """``a`` and ``b`` are connected (dialled, or bridged): a trunk leg joins the other's calls."""
         for rec, partner in ((a, b), (b, a)):
-            for cid in list(rec.calls):
-                call = self._index.get(cid)
-                if call is not None and call.id not in partner.calls and call.asterisk is not None \
-                        and self._classify(partner.channel)[0] is Role.TRUNK:
-                    self._add_leg(call, partner, Role.TRUNK, t)
+            if self._classify(partner.channel)[0] is Role.TRUNK:
+                for call in self._calls_behind(rec):
+                    if call.id not in partner.calls and call.asterisk is not None:
+                        self._add_leg(call, partner, Role.TRUNK, t)
+
+    def _calls_behind(self, rec: ChannelRecord) -> list[Call]:
+        """The calls ``rec`` is a leg of. A Local channel half is a leg of none: it stands for what
+        is bridged with its twin (after an Asterisk consult transfer, the customer's trunk is
+        bridged with one half and the target agent with the other)."""
+        twin = self._channels.twin(rec)
+        recs = [rec] if twin is None else self._channels.bridged_with(twin.channel.uniqueid)
+        return [call for r in recs for cid in list(r.calls) if (call := self._index.get(cid)) is not None]
 
     def _add_leg(self, call: Call, rec: ChannelRecord, role: Role, t: float) -> None:
         ch = rec.channel
@@ -377,11 +384,26 @@ class Correlator:
         leg.bridge_id = self._channels.bridge_of(ch.uniqueid)
         call.asterisk.legs[ch.uniqueid] = leg
         call.asterisk.gone_at = None
+        if role is Role.TRUNK and call.parent_id is None:
+            self._link_transferer(call, rec)
         rec.calls.add(call.id)
         self._index.link(Key.LINKEDID, call.dn, ch.linkedid, call)
         self._index.link(Key.LINKEDID, call.dn, ch.uniqueid, call)
         self._learn_ids(call, ch, t)
         self._touched[call.id] = None
+
+    def _link_transferer(self, call: Call, trunk: ChannelRecord) -> None:
+        """A customer leg that was (or still is) another DN's joins this call: that DN's agent
+        transferred the customer here. Link the two; bring the user data Genesys gave the first."""
+        others = (self._index.get(cid) for cid in trunk.calls)
+        origin = next((c for c in others if c is not None and c.dn != call.dn), None)
+        if origin is None and trunk.left is not None and trunk.left.dn != call.dn:
+            origin = trunk.left
+        if origin is None:
+            return
+        call.parent_id = origin.id
+        if origin.genesys is not None:
+            call.transferred_user_data = dict(origin.genesys.call.user_data)
 
     def _same_interaction(self, dn: str, linkedid: str) -> Call | None:
         """The DN's live call that already holds a leg of this Linkedid."""
@@ -568,6 +590,7 @@ class Correlator:
             rec = self._channels.get(uid)
             if rec is not None:
                 rec.calls.discard(call.id)
+                rec.left = call
         if call.emitted is None:
             return  # never shown: nothing to take back
         if merged_into is None:

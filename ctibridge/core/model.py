@@ -253,6 +253,7 @@ class Call:
     sync: Sync = field(default_factory=Sync)
     pending_ops: dict[str, float] = field(default_factory=dict)  # bridge-caused op -> deadline
     agent_hold: bool = False  # the agent asked the bridge for an Asterisk hold (not a repair)
+    transferred_user_data: dict[str, Any] = field(default_factory=dict)  # the transferer's, see view()
     emitted: dict[str, Any] | None = None  # the last view sent out
 
     # ---------------------------------------------------------------- derived
@@ -315,7 +316,8 @@ class Call:
             "dnis": (g.dnis if g is not None and g.dnis else None),
             "call_uuid": self.call_uuid or None,
             "sip_call_id": self.sip_call_id or None,
-            "user_data": dict(g.user_data) if g is not None else {},
+            # A customer transferred to this DN brings the user data Genesys gave the transferer.
+            "user_data": dict(g.user_data) if g is not None else dict(self.transferred_user_data),
             "parent_id": self.parent_id,
             "genesys": self.genesys.view() if self.genesys is not None else None,
             "asterisk": self.asterisk.view() if self.asterisk is not None else None,

@@ -145,6 +145,23 @@ def test_consult_transfer_completed_and_cancelled() -> None:
     assert "established" in after  # back with the customer after the cancel
 
 
+def test_a_transfer_target_gets_the_customers_call() -> None:
+    """After a transfer done by Asterisk (consult: Atxfer then AttendedTransfer; blind) the target
+    DN's call carries the customer (number, name, CallUUID) and links the transferer's call; after
+    one done by Genesys, Genesys reports the same (number, CallUUID, user data) for the target DN."""
+    for name in ("asterisk-consult-transfer-completed", "asterisk-blind-transfer-to-another-dn"):
+        deltas = run(RECORDINGS / f"{name}.jsonl")
+        first, target = ([d.call for d in deltas if d.dn == dn][-1] for dn in ("5001", "5002"))
+        assert target["remote"] == first["remote"] and target["remote"]["name"] == "José Müller", name
+        assert target["call_uuid"] == first["call_uuid"] and target["parent_id"] == first["id"], name
+    cancelled = run(RECORDINGS / "asterisk-consult-transfer-cancelled.jsonl")
+    assert all(d.call["remote"]["number"] is None and d.call["parent_id"] is None
+               for d in cancelled if d.dn == "5002")  # only consulted: never had the customer
+    genesys = [d.call for d in run(RECORDINGS / "blind_transfer_genesys.jsonl") if d.dn == "5002"]
+    assert genesys[-1]["remote"]["number"] == "+15550001000" and genesys[-1]["call_uuid"]
+    assert genesys[-1]["user_data"]["CustomerName"] == "José Müller"
+
+
 def test_hold_and_retrieve_through_the_bridge() -> None:
     deltas = run(RECORDINGS / "asterisk-hold-then-retrieve.jsonl")
     assert states(deltas) == ["ringing", "established", "held", "established", "released"]
