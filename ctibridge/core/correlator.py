@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ctibridge.core import divergence, snapshot
+from ctibridge.core import divergence, fallback, snapshot
 from ctibridge.core.call_index import CallIndex, Key, Side
 from ctibridge.core.channels import ChannelRecord, ChannelTable
 from ctibridge.core.deltas import Delta, Op
@@ -71,20 +71,6 @@ class CorrelatorSettings:
 class Stats:
     parse_errors: Counter[str] = field(default_factory=Counter)
     divergences: Counter[str] = field(default_factory=Counter)
-
-
-def _digits(number: str) -> str:
-    return "".join(ch for ch in number if ch.isdigit())
-
-
-def numbers_match(a: str, b: str) -> bool:
-    da, db = _digits(a), _digits(b)
-    if not da or not db:
-        return False
-    if da == db:
-        return True
-    short, long_ = sorted((da, db), key=len)
-    return len(short) >= 4 and long_.endswith(short)
 
 
 class Correlator:
@@ -414,19 +400,8 @@ class Correlator:
 
     def _fallback(self, dn: str, t: float, *, has: Side, numbers: tuple[str, ...], uuid: str) -> Call | None:
         """A partner call on ``dn`` that has only the ``has`` side, by number and time."""
-        best: tuple[float, Call] | None = None
-        for call in self._index.one_sided(dn, has, t - self.settings.fallback_window):
-            side_uuid, theirs = _fallback_identity(call)
-            if uuid and side_uuid and uuid != side_uuid:
-                continue
-            gap = abs(t - call.created_at)
-            if gap > self.settings.fallback_window:
-                continue
-            if not any(numbers_match(a, b) for a in numbers for b in theirs):
-                continue
-            if best is None or gap < best[0]:
-                best = (gap, call)
-        return best[1] if best is not None else None
+        window = self.settings.fallback_window
+        return fallback.nearest(self._index.one_sided(dn, has, t - window), t, numbers, uuid, window)
 
     def _learn_ids(self, call: Call, ch: Channel, t: float) -> bool:
         """Take the CallUUID / SIP Call-ID the channel carries; True when the call learnt one."""
@@ -673,15 +648,6 @@ def _follow(side: GenesysSide, gc: GwsCall) -> None:
     if old and gc.conn_id and gc.conn_id != old and old not in side.previous_conn_ids:
         side.previous_conn_ids.append(old)
     side.call = gc
-
-
-def _fallback_identity(call: Call) -> tuple[str, tuple[str, ...]]:
-    """The CallUUID and the numbers of the one side a fallback candidate has."""
-    if call.genesys is not None:
-        gc = call.genesys.call
-        return gc.call_uuid, (gc.ani, gc.dnis, *gc.participants)
-    assert call.asterisk is not None
-    return call.call_uuid, call.asterisk.remote()[:1]
 
 
 _HANDLERS: dict[type, Any] = {

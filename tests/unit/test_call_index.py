@@ -55,3 +55,12 @@ def test_one_sided_candidates_follow_the_sides_and_age_out() -> None:
     assert index.one_sided("5001", Side.ASTERISK, since=0.0) == []
     assert index.one_sided("5001", Side.GENESYS, since=0.5) == []  # too old: dropped for good
     assert index.one_sided("5001", Side.GENESYS, since=0.0) == []
+
+
+def test_fallback_numbers_match_by_digits_and_a_suffix_of_at_least_four() -> None:
+    from ctibridge.core.fallback import numbers_match
+
+    assert numbers_match("+1 (555) 000-1000", "15550001000")
+    assert numbers_match("611223344", "+33611223344")  # a suffix of the international form
+    assert not numbers_match("344", "0611223344")  # too short to be a suffix match
+    assert not numbers_match("", "5002") and not numbers_match("5002", "5003")
