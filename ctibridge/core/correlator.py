@@ -9,7 +9,8 @@ How a call is found for an event (``docs/correlation.md`` tells the same story):
    (``PJSIP/5001-00000003`` -> 5001) for the agent leg; an inbound trunk channel names it in its
    ``Exten``; a trunk channel dialled by an agent follows the agent's call. Channels of other DNs
    are never attached, so calls of two DNs never mix (a transferred customer leg may belong to the
-   calls of both DNs, one after the other).
+   calls of both DNs, one after the other: it joins the target's call when it dials the target, or
+   when it is bridged with one half of a Local pair whose other half is bridged with the target).
 2. **X-Genesys-CallUUID.** The gateway dialplan stores it in the inherited channel variable
    ``CALLUUID`` (sent on every AMI event through ``channelvars``); it equals GWS ``call.callUuid``.
    ``(DN, CallUUID)`` joins the two sides whichever arrives first. ``SIPCALLID`` is kept as an alias.
@@ -18,6 +19,8 @@ How a call is found for an event (``docs/correlation.md`` tells the same story):
 4. **Fallback** without a CallUUID (outbound calls from the browser, a dialplan without the header
    capture): same DN, no Genesys/Asterisk partner yet, the far party's number matching (digits,
    suffix of at least 4), both first seen within ``fallback_window`` seconds; the nearest wins.
+The bookkeeping lives in ``CallIndex`` (calls and their keys) and ``ChannelTable`` (channels and
+bridges); the rule table for disagreeing sides in ``divergence``; persistence in ``snapshot``.
 Events may arrive late, twice, or out of order: updates are idempotent, a channel that already
 hung up is not resurrected, a Released Genesys call that was never seen creates nothing.
 """
