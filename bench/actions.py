@@ -5,12 +5,12 @@ Three measurements:
 * ``in_process``: the bridge's own work for one hold, without any I/O: ``plan`` on the call view,
   the AMI ``Redirect`` built and encoded, then the Asterisk events of the hold (made by the AMI
   simulator's ``Pbx``, not timed) framed, parsed and correlated until ``Plan.confirmed`` holds.
-* ``widget``: the service in its own process (``latency_bridge.py``) with the AMI simulator on
+* ``widget``: the service in its own process (``bench/latency_bridge.py``) with the AMI simulator on
   loopback; a widget client sends ``hold`` / ``retrieve`` over its WebSocket and waits for the
   ``action_result``. Reported: that round trip, and the executor's own ``latency_ms`` (plan, AMI
   action, confirming events, confirming delta). The simulator answers at once, so this is the
   bridge's share plus two loopback hops, not a real Asterisk's time to move the channels.
-* ``asterisk``: the same against the real Asterisk 22 sandbox (``actions_asterisk.py``), with
+* ``asterisk``: the same against the real Asterisk 22 sandbox (``bench/actions_asterisk.py``), with
   Asterisk's share read from the bridge's event log and the bridge's share = executor - Asterisk.
   Skipped, with the reason, where the sandbox cannot run.
 """
@@ -18,22 +18,21 @@ Three measurements:
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from itertools import count
 from typing import Any
 
-import aiohttp
-from common import Row, Target, row
-from latency import FIRST_DN, ORIGIN, SECRET, bridge_process
-
+from bench import actions_asterisk
+from bench.common import Row, Target, row
+from bench.latency import FIRST_DN, bridge_process
+from bench.widget_agent import Result, hold_and_retrieve
 from ctibridge.ami.operations import hold_action
 from ctibridge.ami.protocol import encode_action
 from ctibridge.core.actions import AmiOp, Plan, plan
 from ctibridge.core.ami_parse import AmiFramer, parse_ami
 from ctibridge.core.correlator import Correlator
-from ctibridge.identity.hmac_token import mint
+from ctibridge.core.dialplan import HOLD_CONTEXT, HOLD_MUSIC_EXTEN, HOLD_PARK_EXTEN
 from ctibridge.sim.ami.pbx import Pbx
 from ctibridge.sim.ami.server import encode
 
@@ -85,7 +84,7 @@ def in_process_hold_ms(calls: int) -> list[float]:
         step = planned.steps[0]
         wire = encode_action(hold_action(step.trunk_channel, step.agent_channel))
         spent = time.perf_counter() - start
-        gateway.pbx.redirect(trunk, "ctibridge-hold", "moh", agent, "ctibridge-hold", "park")  # Asterisk
+        gateway.pbx.redirect(trunk, HOLD_CONTEXT, HOLD_MUSIC_EXTEN, agent, HOLD_CONTEXT, HOLD_PARK_EXTEN)
         events = gateway.take()
         start = time.perf_counter()
         confirmed = any(planned.confirmed(d.call) for d in _feed(core, framer, events, 2.0))
@@ -98,37 +97,8 @@ def in_process_hold_ms(calls: int) -> list[float]:
 # --------------------------------------------------------------------------- through the service
 
 
-async def _agent(url: str, dn: str, rounds: int, results: list[tuple[str, float, float, str]]) -> None:
-    token = mint(SECRET.encode(), f"agent{dn}", [dn], 3600, time.time())
-    async with aiohttp.ClientSession() as session, session.ws_connect(url, headers={"Origin": ORIGIN}) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "token": token, "dn": dn}))
-        call: dict[str, Any] = {}
-        pending: dict[str, tuple[str, float]] = {}
-        done = 0
-        action = "hold"
-        async for msg in ws:
-            data = json.loads(msg.data)
-            if data.get("type") == "snapshot" and data["calls"]:
-                call = data["calls"][0]
-            elif data.get("type") == "delta":
-                call = data["call"]
-            elif data.get("type") == "action_result":
-                name, sent = pending.pop(data["id"])
-                results.append((name, (time.perf_counter() - sent) * 1000, data["latency_ms"],
-                                data["outcome"]))
-                done += 1
-                if done >= 2 * rounds:
-                    return
-                action = "retrieve" if name == "hold" else "hold"
-            if not pending and action in call.get("actions", ()):
-                action_id = f"{dn}-{done}"
-                pending[action_id] = (action, time.perf_counter())
-                await ws.send_str(json.dumps({"type": "action", "id": action_id, "call_id": call["id"],
-                                              "action": action}))
-
-
-async def widget_actions(agents: int, rounds: int) -> list[tuple[str, float, float, str]]:
-    results: list[tuple[str, float, float, str]] = []
+async def widget_actions(agents: int, rounds: int) -> list[Result]:
+    results: list[Result] = []
     async with bridge_process(agents) as run:
         for i in range(agents):
             dn = str(FIRST_DN + i)
@@ -137,13 +107,11 @@ async def widget_actions(agents: int, rounds: int) -> list[tuple[str, float, flo
         async with asyncio.timeout(120):
             # one agent at a time: the bridge's share, not a queue behind other agents' actions
             for i in range(agents):
-                await _agent(run.ws_url, str(FIRST_DN + i), rounds, results)
+                await hold_and_retrieve(run.ws_url, str(FIRST_DN + i), rounds, results)
     return results
 
 
 def _real_asterisk(rounds: int) -> list[Row]:
-    import actions_asterisk
-
     reason = actions_asterisk.available()
     if reason:
         print(f"# actions.asterisk skipped: {reason}", file=sys.stderr)

@@ -1,10 +1,10 @@
 """Hold and retrieve from a widget against the real Asterisk 22 sandbox, and the bridge's share.
 
-    python bench/actions_asterisk.py [--rounds N]     # prints JSON; used by bench/actions.py
+    python -m bench.actions_asterisk [--rounds N]     # prints JSON; used by bench/actions.py
 
 Runs in a private network namespace (``unshare --net``, loopback only, as the test suite does), so
 the lab's fixed ports (AMI 5038, SIP 5060) never meet another Asterisk on this machine. Inside:
-the sandbox with the lab configuration (``tests/fixtures_asterisk.lab_settings``: DNs 5001-5004),
+the sandbox with the lab configuration (``tools/local_services.lab_settings``: DNs 5001-5004),
 sipp as the Genesys SIP Server calling DN 5003 and as its phone answering, the service in its own
 process (``latency_bridge.py``, AMI only: no GWS, so the plan moves the channels with AMI), and a
 widget client that holds and retrieves the call ``rounds`` times.
@@ -30,13 +30,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+from bench.latency import AmiTarget, bridge_process
+from bench.widget_agent import Result, hold_and_retrieve
+from ctibridge.gateway.generator import render
+from ctibridge.gateway.sandbox import AsteriskSandbox, default_root, is_built
+from ctibridge.sim.sipp import Sipp
+from tools.local_services import LAB_AMI_SECRET, lab_settings
+
+ROOT = Path(__file__).resolve().parents[1]  # python -m bench.actions_asterisk runs from here
 DN = "5003"  # the lab DN with a sipp phone
 
 
 def available() -> str:
     """Why the real-Asterisk measurement cannot run here ("" when it can)."""
-    from ctibridge.gateway.sandbox import default_root, is_built
     if os.geteuid() != 0:
         return "needs root (network and mount namespaces)"
     if not is_built(default_root()):
@@ -48,10 +54,9 @@ def available() -> str:
 
 def measure(rounds: int, timeout_s: float = 180.0) -> dict[str, Any]:
     """Run this file in a fresh network namespace; its JSON result."""
-    me = Path(__file__).resolve()
-    script = f"ip link set lo up && exec {sys.executable} {me} --child --rounds {rounds}"
+    script = f"ip link set lo up && exec {sys.executable} -m bench.actions_asterisk --child --rounds {rounds}"
     done = subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True,
-                          timeout=timeout_s)
+                          timeout=timeout_s, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"real-Asterisk actions failed ({done.returncode}): {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -95,15 +100,6 @@ def asterisk_shares(records: list[dict[str, Any]]) -> list[tuple[str, float]]:
 
 
 async def child(rounds: int) -> dict[str, Any]:
-    sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
-    from actions import _agent
-    from fixtures_asterisk import LAB_AMI_SECRET, lab_settings
-    from latency import AmiTarget, bridge_process
-
-    from ctibridge.gateway.generator import render
-    from ctibridge.gateway.sandbox import AsteriskSandbox, default_root
-    from ctibridge.sim.sipp import Sipp
-
     settings = lab_settings()
     with tempfile.TemporaryDirectory(prefix="ctibridge-bench-asterisk-") as tmp:
         work = Path(tmp)
@@ -112,7 +108,7 @@ async def child(rounds: int) -> dict[str, Any]:
         sipp = Sipp(work / "sipp", phones={dn: settings.phone_address(dn) for dn in settings.phone_dns},
                     passwords={dn: settings.password(dn) for dn in settings.phone_dns})
         log = work / "events.jsonl"
-        results: list[tuple[str, float, float, str]] = []
+        results: list[Result] = []
         try:
             async with bridge_process(4, ami=AmiTarget(5038, "ctibridge", LAB_AMI_SECRET), first_dn=5001,
                                       event_log=str(log)) as run:
@@ -120,7 +116,7 @@ async def child(rounds: int) -> dict[str, Any]:
                 uuid = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(32))
                 await sipp.genesys_call(DN, uuid, flow="until_bye")
                 async with asyncio.timeout(120):
-                    await _agent(run.ws_url, DN, rounds, results)
+                    await hold_and_retrieve(run.ws_url, DN, rounds, results)
         finally:
             sandbox.cli("channel request hangup all")
             await sipp.close(grace_s=1.0)

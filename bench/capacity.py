@@ -1,6 +1,6 @@
 """Capacity: 5,000 DNs configured, 1,000 live calls in one process; start-up; AMI resync time.
 
-Each figure comes from a fresh child process (``python bench/capacity.py --child``) so RSS is
+Each figure comes from a fresh child process (``python -m bench.capacity --child``) so RSS is
 not the parent's: it loads the service modules, configures 5,000 DNs, feeds 1,000 established
 calls (``i_queries`` capture up to its channel listing, with the GWS messages of the same calls)
 through framer + parse + correlate, and prints JSON. Measured there:
@@ -29,6 +29,7 @@ DNS = 5_000
 LIVE_CALLS = 1_000
 RESYNC_CALLS = 500
 TEMPLATE = "i_queries"
+ROOT = Path(__file__).resolve().parents[1]  # python -m bench.capacity runs from here
 
 
 def _rss_kb() -> int:
@@ -44,7 +45,7 @@ def _settings(dns: int) -> Any:
 
 
 def _calls(n: int, with_gws: bool = True) -> tuple[list[Any], Any]:
-    from workload import load_templates, new_copy
+    from bench.workload import load_templates, new_copy
     template = next(t for t in load_templates() if t.name == TEMPLATE)
     return [new_copy(template, str(10000 + i), i + 1, with_gws) for i in range(n)], count(1)
 
@@ -59,7 +60,7 @@ def _listing_frames(template: Any) -> tuple[range, list[int]]:
 
 def live_items(copies: list[Any], counter: Any) -> list[Any]:
     """Every message of the live part of the calls, built before anything is measured."""
-    from workload import call_items
+    from bench.workload import call_items
     live, _ = _listing_frames(copies[0].template)
     return [item for copy in copies for item in call_items(copy, live, counter)]
 
@@ -77,8 +78,7 @@ def feed(core: Any, items: list[Any], t: float = 1.0) -> None:
 
 
 def resync_seconds(calls: int) -> float:
-    from workload import render
-
+    from bench.workload import render
     from ctibridge.core.ami_parse import AmiFramer, parse_ami
     from ctibridge.core.correlator import Correlator
     from ctibridge.core.events import AmiLink
@@ -145,10 +145,9 @@ def child(quick: bool) -> dict[str, Any]:
 
 def _spawn(quick: bool) -> tuple[float, dict[str, Any]]:
     """(seconds from spawn to ready, the child's figures)."""
-    script = str(Path(__file__).resolve())
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, script, "--child"] + (["--quick"] if quick else []),
-                            stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "bench.capacity", "--child"] + (["--quick"] if quick else [])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     ready_line = proc.stdout.readline()
     ready = time.perf_counter() - start
@@ -172,7 +171,7 @@ def ready_child(quick: bool) -> None:
 
 
 def run(quick: bool = False) -> list[Any]:
-    from common import Target, row
+    from bench.common import Target, row
     samples = [_spawn(quick) for _ in range(1 if quick else 3)]
     figures = [f for _, f in samples]
     resync = [s for f in figures for s in f["resync_s"]]
@@ -194,6 +193,5 @@ def run(quick: bool = False) -> list[Any]:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     if "--child" in sys.argv:
         ready_child("--quick" in sys.argv)

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import Row, Target, percentile, row
-from services import free_port, redis_server, wait_for_port
 
+from bench.common import Row, Target, percentile, row
 from ctibridge.identity.hmac_token import mint
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws.calls import new_call_uuid
+from tools.local_services import free_port, redis_server, wait_for_port
 
-BRIDGE = Path(__file__).resolve().parent / "latency_bridge.py"
+ROOT = Path(__file__).resolve().parents[1]  # python -m bench.latency_bridge runs from here
 ORIGIN = "http://bench.invalid"
 SECRET = "bench-token-secret-0123456789"
 FIRST_DN = 10000
@@ -195,8 +195,9 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "", *,
     run = BridgeRun(sim, free_port())
     out = tempfile.NamedTemporaryFile(prefix="ctibridge-bench-", suffix=".json", delete=False)
     out.close()
-    cmd = [sys.executable, str(BRIDGE), "--ami-port", str(ami.port), "--ami-user", ami.username,
-           "--ami-secret", ami.secret, "--http-port", str(run.http_port),
+    cmd = [sys.executable, "-m", "bench.latency_bridge",
+           "--ami-port", str(ami.port), "--ami-user", ami.username, "--ami-secret", ami.secret,
+           "--http-port", str(run.http_port),
            "--dns", f"{first_dn}-{first_dn + dns - 1}", "--secret", SECRET, "--out", out.name]
     if redis_url:
         cmd += ["--redis", redis_url]
@@ -204,7 +205,7 @@ async def bridge_process(dns: int, redis_url: str = "", profile: str = "", *,
         cmd += ["--profile", profile]
     if event_log:
         cmd += ["--event-log", event_log]
-    bridge = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(BRIDGE.parent)})  # noqa: ASYNC220
+    bridge = subprocess.Popen(cmd, cwd=ROOT)  # noqa: ASYNC220
     try:
         await asyncio.to_thread(wait_for_port, run.http_port, 20.0)
         await _wait_ready(run.http_port)

@@ -1,6 +1,6 @@
 """The bridge under load, in its own process: the service's own components and application.
 
-    python bench/latency_bridge.py --ami-port P --http-port H --dns 10000-11999 --secret S --out F
+    python -m bench.latency_bridge --ami-port P --http-port H --dns 10000-11999 --secret S --out F
                                    [--redis URL]
 
 Built exactly as ``ctibridge run`` builds it (``ctibridge.service.assemble.build`` + ``create_app``),

@@ -1,6 +1,6 @@
 """Profile the throughput benchmark's hot paths with pyinstrument and print the top frames.
 
-    python bench/profile_hotpath.py [--messages N] [--path core|service|both]
+    python -m bench.profile_hotpath [--messages N] [--path core|service|both]
 
 ``core``: framer + parse + correlate + encode over the tiled captures (500 live calls).
 ``service``: the service's ``Pipeline`` with a ``MemoryStore`` on the same load.
@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pyinstrument import Profiler
-from throughput import build, core_pipeline, service_rate
+
+from bench.throughput import build, core_pipeline, service_rate
 
 
 def profile(label: str, fn: object) -> str:

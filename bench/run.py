@@ -1,6 +1,6 @@
 """Run every benchmark and print one table.
 
-    python bench/run.py [--quick] [--only NAME ...] [--markdown]
+    python -m bench.run [--quick] [--only NAME ...] [--markdown]
 
 ``--quick`` runs each benchmark on a small load once (seconds; what the test suite checks), so its
 figures are not meaningful. Figures are medians over repeated runs with their spread; ratios are
@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import Row, table
+from bench.common import Row, table
 
 BENCHMARKS = ("throughput", "latency", "capacity", "actions", "one_dn")
 
@@ -50,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     started = time.monotonic()
     for name in args.only or BENCHMARKS:
-        module = importlib.import_module(name)
+        module = importlib.import_module(f"bench.{name}")
         t0 = time.monotonic()
         try:
             got = module.run(quick=args.quick)

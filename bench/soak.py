@@ -1,6 +1,6 @@
 """Soak: many concurrent calls and widget clients through both simulators, faults on a schedule.
 
-    python bench/soak.py [--calls 300] [--clients 1000] [--minutes 10] [--speed 2] [--seed 1]
+    python -m bench.soak [--calls 300] [--clients 1000] [--minutes 10] [--speed 2] [--seed 1]
 
 One process: the GWS simulator and the AMI simulator (``ctibridge/sim``) driven by the scenario
 runner, the real service (``ctibridge.service.assemble.build`` + ``create_app``, memory store), and

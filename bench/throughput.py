@@ -21,16 +21,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alternatives import SelectiveFramer, SplitFramer
-from common import Row, Target, row, timed
-from services import redis_server
-from workload import Item, chunked, concurrent_stream, load_templates
-
+from bench.alternatives import SelectiveFramer, SplitFramer
+from bench.common import Row, Target, row, timed
+from bench.workload import Item, chunked, concurrent_stream, load_templates
 from ctibridge.core.ami_parse import AmiFramer, parse_ami
 from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.store.memory import MemoryStore
+from tools.local_services import redis_server
 
 CALLS = 500
 EVENT_SPACING = 1e-5  # synthetic time between messages (100k/s): grace periods and windows work

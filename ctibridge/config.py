@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ctibridge.core import divergence
+from ctibridge.core import defaults, divergence
 
 
 class Section(BaseModel):
@@ -71,10 +71,10 @@ class Ami(Section):
     username: str
     secret: SecretStr | None = None
     secret_file: FilePath | None = None
-    ping_interval_s: float = Field(default=5.0, gt=0)
-    ping_deadline_s: float = Field(default=3.0, gt=0)
-    reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
+    ping_interval_s: float = Field(default=defaults.AMI_PING_INTERVAL_S, gt=0)
+    ping_deadline_s: float = Field(default=defaults.AMI_PING_DEADLINE_S, gt=0)
+    reconnect_min_s: float = Field(default=defaults.RECONNECT_MIN_S, gt=0)
+    reconnect_max_s: float = Field(default=defaults.RECONNECT_MAX_S, gt=0)
 
     @model_validator(mode="after")
     def _secret(self) -> Self:
@@ -89,7 +89,9 @@ class Ami(Section):
         return self.secret.get_secret_value()
 
 
-class GwsAgent(Section):
+class ConfiguredAgent(Section):
+    """One ``[[gws.agents]]`` entry: the GWS login the bridge keeps open for this agent's DN."""
+
     agent_id: str = Field(min_length=1)
     username: str = Field(min_length=1)
     password: SecretStr | None = None
@@ -111,7 +113,7 @@ class GwsAgent(Section):
 class Gws(Section):
     base_url: AnyHttpUrl
     dialect: Literal["v2", "v3"] = "v2"
-    agents: list[GwsAgent] = []
+    agents: list[ConfiguredAgent] = []
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -144,8 +146,8 @@ class Gateway(Section):
 
 
 class Correlation(Section):
-    grace_period_s: float = Field(default=2.0, ge=0)
-    fallback_window_s: float = Field(default=5.0, ge=0)
+    grace_period_s: float = Field(default=defaults.GRACE_PERIOD_S, ge=0)
+    fallback_window_s: float = Field(default=defaults.FALLBACK_WINDOW_S, ge=0)
     auto_repair: dict[str, bool] = Field(
         default={}, description="divergence rule id -> repair on/off; unnamed rules keep their default")
 
@@ -167,15 +169,16 @@ class Correlation(Section):
 
 class Actions(Section):
     control: Literal["auto", "genesys", "asterisk"] = "auto"  # who carries out agent actions
-    step_timeout_s: float = Field(default=5.0, gt=0)  # one GWS/AMI operation
-    confirm_timeout_s: float = Field(default=8.0, gt=0)  # until both sides' events show the result
+    step_timeout_s: float = Field(default=defaults.STEP_TIMEOUT_S, gt=0)  # one GWS/AMI operation
+    # until both sides' events show the result
+    confirm_timeout_s: float = Field(default=defaults.CONFIRM_TIMEOUT_S, gt=0)
 
 
 class Store(Section):
     kind: Literal["memory", "redis"] = "memory"
     redis_url: str | None = Field(default=None, pattern=r"^rediss?://")
     instance_id: str = ""  # default: host name + pid
-    ownership_ttl_s: float = Field(default=5.0, gt=0)
+    ownership_ttl_s: float = Field(default=defaults.OWNERSHIP_TTL_S, gt=0)
 
     @model_validator(mode="after")
     def _url(self) -> Self:
@@ -185,8 +188,8 @@ class Store(Section):
 
 
 class RateLimit(Section):
-    per_second: float = Field(default=10.0, gt=0)
-    burst: int = Field(default=20, ge=1)
+    per_second: float = Field(default=defaults.RATE_PER_SECOND, gt=0)
+    burst: int = Field(default=defaults.RATE_BURST, ge=1)
 
 
 class Auth(Section):
@@ -195,7 +198,7 @@ class Auth(Section):
     token_ttl_s: int = Field(default=8 * 3600, ge=60)
     allowed_origins: list[str] = []
     rate_limit: RateLimit = RateLimit()
-    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_frame_bytes: int = Field(default=defaults.MAX_FRAME_BYTES, ge=1024)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 
     def origin_allowed(self, origin: str | None) -> bool:

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Every check and every test: lint, types (strict on the sans-IO core), then pytest. Exits non-zero
+# Every check and every test: lint, types (strict on the sans-IO core and the application layer),
+# then pytest. Exits non-zero
 # on any failure, including pytest's "no tests collected" (exit 5).
 set -eu
 cd "$(dirname "$0")/.."

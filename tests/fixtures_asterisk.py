@@ -37,24 +37,7 @@ from ctibridge.gateway.generator import render
 from ctibridge.gateway.sandbox import AsteriskSandbox, default_root, is_built
 from ctibridge.gateway.settings import GatewaySettings
 from ctibridge.sim.sipp import Sipp
-
-# the example secrets of asterisk/regenerate.sh: the sandbox runs exactly asterisk/lab/*.conf
-LAB_WEBRTC_SECRET = "example-webrtc-secret"
-LAB_AMI_SECRET = "example-ami-secret"
-
-
-def lab_settings() -> GatewaySettings:
-    """The settings of asterisk/lab (tests/asterisk/test_gateway_config.py checks they agree)."""
-    return GatewaySettings.model_validate(
-        {
-            "profile": "lab",
-            "dns": "5001-5004",
-            "phone_dns": "5003-5004",
-            "genesys_host": "127.0.0.2",
-            "webrtc_secret": LAB_WEBRTC_SECRET,
-            "ami_secret": LAB_AMI_SECRET,
-        }
-    )
+from tools.local_services import LAB_AMI_SECRET, lab_settings
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Writes docs/configuration.md from the settings model (``ctibridge.config.Settings``).
+"""Writes the generated documents: docs/configuration.md from the settings model
+(``ctibridge.config.Settings``) and docs/divergence.md from the divergence rules
+(``ctibridge.core.divergence``) with the configuration keys that tune them.
 
-    python -m tools.docs_gen            # rewrite docs/configuration.md
-    python -m tools.docs_gen --check    # exit 1 when the file is not current
+    python -m tools.docs_gen            # rewrite both
+    python -m tools.docs_gen --check    # exit 1 when one is not current
 
 Each key's meaning is its ``Field(description=...)`` or else the comment beside it in
 docs/config.example.toml, so the example file and this reference never say different things.
@@ -22,10 +24,12 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ctibridge.config import Settings
+from ctibridge.config import Correlation, Settings
+from ctibridge.core import dialplan, divergence
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "configuration.md"
+DIVERGENCE = ROOT / "docs" / "divergence.md"
 EXAMPLE = ROOT / "docs" / "config.example.toml"
 
 HEADER = """# Configuration reference
@@ -147,18 +151,54 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _divergence_intro() -> str:
+    grace = Correlation.model_fields["grace_period_s"].default
+    return f"""# Divergence: when Genesys and Asterisk disagree
+
+Generated from `ctibridge/core/divergence.py` (`RULES`) by `python -m tools.docs_gen`;
+`tests/unit/test_docs.py` keeps it current.
+
+Each call has a Genesys state and an Asterisk state (see [correlation.md](correlation.md)). They
+*agree* when they are equal, when one of the pairs below describes the same situation, or when a
+side is missing that is not expected to report (no GWS session for the DN, no AMI connection).
+When they disagree the call's `sync` becomes `pending` with the first matching rule; if the
+disagreement lasts longer than the grace period (`correlation.grace_period_s`, default {grace} s) it
+becomes `diverged`, the metric `ctibridge_divergences_total{{rule}}` counts it, and a rule with a
+repair asks the bridge to carry it out, if that repair is enabled (`correlation.auto_repair`). An
+operation the bridge has started on a call is not repaired again until it completes or times out,
+so repairs never loop."""
+
+
+def render_divergence() -> str:
+    lines = [_divergence_intro(), "", "## Rules (first match wins)", "",
+             "| rule | when | repair | repaired by default | shown to the agent |", "|---|---|---|---|---|"]
+    for rule in divergence.RULES:
+        lines.append(f"| `{rule.id}` | {rule.when} | {rule.repair or '-'} | "
+                     f"{'yes' if rule.repair_default else 'no'} | {rule.detail} |")
+    lines += ["", "## Pairs that agree although the states differ", "", "| Genesys | Asterisk |", "|---|---|"]
+    lines += [f"| {g.value} | {a.value} |" for g, a in sorted(divergence.EQUIVALENT)]
+    lines += ["", "Repairs: `ami_hangup` hangs up the agent leg on Asterisk, `ami_hold` parks both legs in",
+              f"the `{dialplan.HOLD_CONTEXT}` context (music for the customer), `ami_retrieve` bridges them",
+              "back, `gws_hangup` sends GWS `Hangup`.", ""]
+    return "\n".join(lines)
+
+
+GENERATED = {TARGET: render, DIVERGENCE: render_divergence}
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write docs/configuration.md from the settings model")
-    parser.add_argument("--check", action="store_true", help="only check that the file is current")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check that the files are current")
     args = parser.parse_args(argv)
-    text = render()
-    if args.check:
-        current = TARGET.exists() and TARGET.read_text(encoding="utf-8") == text
-        if not current:
-            print(f"{TARGET} is not current: run python -m tools.docs_gen", file=sys.stderr)
-        return 0 if current else 1
-    TARGET.write_text(text, encoding="utf-8")
-    return 0
+    stale = 0
+    for target, render_target in GENERATED.items():
+        text = render_target()
+        if not args.check:
+            target.write_text(text, encoding="utf-8")
+        elif not (target.exists() and target.read_text(encoding="utf-8") == text):
+            print(f"{target} is not current: run python -m tools.docs_gen", file=sys.stderr)
+            stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ from ctibridge.ami.errors import (
     AmiTimeout,
 )
 from ctibridge.ami.protocol import FramedAmiProtocol
+from ctibridge.core import defaults
 from ctibridge.core.ami_parse import RawMessage
+from ctibridge.core.pacing import Backoff
 
 log = logging.getLogger("ctibridge.ami")
 
@@ -64,27 +66,12 @@ class AmiSettings(BaseModel):
     port: int = 5038
     username: str
     secret: SecretStr
-    ping_interval: float = 5.0
-    ping_timeout: float = 2.0
-    action_timeout: float = 5.0
+    ping_interval: float = defaults.AMI_PING_INTERVAL_S
+    ping_timeout: float = defaults.AMI_PING_DEADLINE_S
+    action_timeout: float = defaults.STEP_TIMEOUT_S
     boot_timeout: float = 3.0  # wait this long for FullyBooted after login, then resync anyway
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-
-
-class Backoff:
-    """Exponential reconnect delay with a cap and up to 10 % jitter; reset after a login."""
-
-    def __init__(self, initial: float, cap: float) -> None:
-        self.initial, self.cap, self.attempt = initial, cap, 0
-
-    def next_delay(self) -> float:
-        delay = min(self.cap, self.initial * 2**self.attempt)
-        self.attempt += 1
-        return float(delay * (1 + 0.1 * random.random()))
-
-    def reset(self) -> None:
-        self.attempt = 0
+    backoff_initial: float = defaults.RECONNECT_MIN_S
+    backoff_max: float = defaults.RECONNECT_MAX_S
 
 
 def registration_dn(uri: str) -> str:
@@ -120,7 +107,7 @@ class _Manager(Manager):  # type: ignore[misc]
         error = f.exception()
         if error is not None:
             self.client.connect_failed(error)
-            self.retry = self.loop.call_later(self.client.backoff.next_delay(), self.connect)
+            self.retry = self.loop.call_later(self.client.backoff.next_delay(random.random()), self.connect)
             return
         super().connection_made(f)
 
@@ -136,7 +123,7 @@ class _Manager(Manager):  # type: ignore[misc]
         self.awaiting_actions.clear()  # never re-sent: AmiClient fails them instead
         self.client.session_lost(exc)
         if not self.client.closing:
-            self.retry = self.loop.call_later(self.client.backoff.next_delay(), self.connect)
+            self.retry = self.loop.call_later(self.client.backoff.next_delay(random.random()), self.connect)
 
 
 class AmiClient:
@@ -151,7 +138,7 @@ class AmiClient:
         self.settings = settings
         self.on_message, self.on_link, self.on_sent = on_message, on_link, on_sent
         self.clock = clock
-        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max, jitter=0.1)
         self.closing = False
         self.logged_in = False
         self.ready = False  # logged in, resynchronised and registrations read

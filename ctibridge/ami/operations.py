@@ -37,12 +37,11 @@ from collections.abc import Iterable
 
 from ctibridge.ami.client import AmiClient, Predicate
 from ctibridge.ami.errors import AmiActionError, AmiError, AmiTimeout
+from ctibridge.core import defaults
 from ctibridge.core.ami_parse import RawMessage
+from ctibridge.core.dialplan import HOLD_CONTEXT, HOLD_MUSIC_EXTEN, HOLD_PARK_EXTEN, TRANSFER_CONTEXT
 
 log = logging.getLogger("ctibridge.ami.operations")
-
-HOLD_CONTEXT = "ctibridge-hold"
-XFER_CONTEXT = "ctibridge-xfer"
 
 Action = dict[str, str]
 
@@ -66,11 +65,11 @@ def hold_action(trunk: str, agent: str) -> Action:
         "Action": "Redirect",
         "Channel": _checked(_CHANNEL, trunk, "channel"),
         "Context": HOLD_CONTEXT,
-        "Exten": "moh",
+        "Exten": HOLD_MUSIC_EXTEN,
         "Priority": "1",
         "ExtraChannel": _checked(_CHANNEL, agent, "channel"),
         "ExtraContext": HOLD_CONTEXT,
-        "ExtraExten": "park",
+        "ExtraExten": HOLD_PARK_EXTEN,
         "ExtraPriority": "1",
     }
 
@@ -84,22 +83,22 @@ def retrieve_action(trunk: str, agent: str) -> Action:
     }
 
 
-def blind_transfer_action(agent: str, destination: str) -> Action:
+def _transfer_action(name: str, agent: str, destination: str) -> Action:
+    """``name`` (BlindTransfer or Atxfer) of the agent's call to ``destination`` in the transfer context."""
     return {
-        "Action": "BlindTransfer",
+        "Action": name,
         "Channel": _checked(_CHANNEL, agent, "channel"),
-        "Context": XFER_CONTEXT,
+        "Context": TRANSFER_CONTEXT,
         "Exten": _checked(_DESTINATION, destination, "destination"),
     }
+
+
+def blind_transfer_action(agent: str, destination: str) -> Action:
+    return _transfer_action("BlindTransfer", agent, destination)
 
 
 def consult_transfer_action(agent: str, destination: str) -> Action:
-    return {
-        "Action": "Atxfer",
-        "Channel": _checked(_CHANNEL, agent, "channel"),
-        "Context": XFER_CONTEXT,
-        "Exten": _checked(_DESTINATION, destination, "destination"),
-    }
+    return _transfer_action("Atxfer", agent, destination)
 
 
 def cancel_transfer_action(agent: str) -> Action:
@@ -131,7 +130,10 @@ class ChannelOperations:
     ``AmiActionError`` (refused or contradicted, with the reason) / ``AmiTimeout`` (no proof)."""
 
     def __init__(
-        self, client: AmiClient, confirm_timeout_s: float = 5.0, consult_timeout_s: float = 8.0
+        self,
+        client: AmiClient,
+        confirm_timeout_s: float = defaults.STEP_TIMEOUT_S,
+        consult_timeout_s: float = 8.0,
     ) -> None:
         self.client = client
         self.confirm_timeout_s = confirm_timeout_s
@@ -140,7 +142,7 @@ class ChannelOperations:
 
     async def hold(self, trunk: str, agent: str) -> None:
         moh = self._watch(_event("MusicOnHoldStart", Channel=trunk))
-        parked = self._watch(_event("Newexten", Channel=agent, Context=HOLD_CONTEXT, Exten="park"))
+        parked = self._watch(_event("Newexten", Channel=agent, Context=HOLD_CONTEXT, Exten=HOLD_PARK_EXTEN))
         try:
             await self._run("Redirect", hold_action(trunk, agent), [moh, parked], gone=(trunk, agent))
         except AmiActionError as exc:
@@ -172,7 +174,7 @@ class ChannelOperations:
     async def consult_transfer(self, agent: str, destination: str) -> None:
         """Confirmed when the consultation call exists (a Local channel toward ``destination``) and
         the agent has entered its bridge; Asterisk waits transferdigittimeout before dialling."""
-        local = f"Local/{destination}@{XFER_CONTEXT}-"
+        local = f"Local/{destination}@{TRANSFER_CONTEXT}-"
         started = self._watch(
             lambda raw: raw.get("Event") == "Newchannel" and str(raw.get("Channel", "")).startswith(local)
         )

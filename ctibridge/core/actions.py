@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-ACTIONS = ("answer", "hangup", "hold", "retrieve", "blind_transfer", "consult_transfer",
-           "complete_transfer", "cancel_transfer", "dtmf")
+from ctibridge.core.model import ACTION_ORDER
 
 # widget action -> GWS v2 operation name
 GWS_OPERATIONS: dict[str, str] = {
@@ -70,6 +70,36 @@ class GwsOp:
 Step = AmiOp | GwsOp
 
 
+class OperationKind(StrEnum):
+    """A bridge-caused operation as the correlator notes it and a divergence rule names its repair:
+    ``ami_<action>`` for a channel operation, ``gws_<operation>`` (lower case) for a GWS request."""
+
+    AMI_HOLD = "ami_hold"
+    AMI_RETRIEVE = "ami_retrieve"
+    AMI_BLIND_TRANSFER = "ami_blind_transfer"
+    AMI_CONSULT_TRANSFER = "ami_consult_transfer"
+    AMI_COMPLETE_TRANSFER = "ami_complete_transfer"
+    AMI_CANCEL_TRANSFER = "ami_cancel_transfer"
+    AMI_HANGUP = "ami_hangup"
+    AMI_DTMF = "ami_dtmf"
+    GWS_ANSWER = "gws_answer"
+    GWS_HANGUP = "gws_hangup"
+    GWS_HOLD = "gws_hold"
+    GWS_RETRIEVE = "gws_retrieve"
+    GWS_SINGLE_STEP_TRANSFER = "gws_singlesteptransfer"
+    GWS_INITIATE_TRANSFER = "gws_initiatetransfer"
+    GWS_COMPLETE_TRANSFER = "gws_completetransfer"
+    GWS_RECONNECT = "gws_reconnect"
+    GWS_SEND_DTMF = "gws_senddtmf"
+
+
+def operation_kind(step: Step) -> OperationKind:
+    """The kind of ``step``: ``ami_hold``, ``gws_hangup``, ..."""
+    if isinstance(step, AmiOp):
+        return OperationKind(f"ami_{step.kind}")
+    return OperationKind(f"gws_{step.operation.lower()}")
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     action: str
@@ -119,7 +149,7 @@ def plan(view: Mapping[str, Any], action: str, params: Mapping[str, Any] | None 
          control: str = "auto") -> Plan | Rejection:
     """Plan ``action`` on the call ``view``. ``control``: auto | genesys | asterisk."""
     params = params or {}
-    if action not in ACTIONS:
+    if action not in ACTION_ORDER:
         return Rejection(action, f"unknown action {action!r}")
     if action not in view.get("actions", ()):
         return Rejection(action, f"{action} is not allowed in state {view.get('state')}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
+from ctibridge.core import dialplan
 from ctibridge.core.events import (
     EMPTY,
     AmiLink,
@@ -33,7 +34,7 @@ RawValue = str | list[str]
 RawMessage = dict[str, RawValue]
 
 GREETING_KEY = "_greeting"
-TRACKED_VARS = frozenset({"CALLUUID", "SIPCALLID"})
+TRACKED_VARS = frozenset(dialplan.TRACKED_VARS)
 MAX_FRAME = 1 << 20  # a frame larger than 1 MiB is not AMI; drop it rather than grow forever
 
 

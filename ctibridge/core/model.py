@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ctibridge.core.dialplan import HOLD_CONTEXT
 from ctibridge.core.events import Channel, GwsCall
 
 
@@ -70,9 +71,6 @@ ASTERISK_ACTIONS: dict[State, tuple[str, ...]] = {
 UP = 6
 CHANNEL_STATE_NAMES = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing",
                        6: "Up", 7: "Busy"}
-
-
-HOLD_CONTEXT = "ctibridge-hold"  # the gateway dialplan context the bridge parks held legs in
 
 
 class Role(StrEnum):

@@ -24,17 +24,10 @@ from aiocometd_noloop import Client, ConnectionType
 from aiocometd_noloop.exceptions import AiocometdException
 from aiocometd_noloop.extensions import Extension
 
+from ctibridge.core.pacing import Backoff
+
 Message = dict[str, Any]
 LINK_CHANNEL = "/ctibridge/link"  # synthetic, never on the wire: link life in the message stream
-
-
-@dataclass(frozen=True)
-class Backoff:
-    initial: float = 0.5
-    maximum: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * 2.0 ** min(attempt, 16))
 
 
 @dataclass(frozen=True)
@@ -82,7 +75,6 @@ class CometdLink:
         self._rebuild = asyncio.Event()
         self._rebuild_reason: BaseException | None = None
         self.connection_type = ""
-        self._failures = 0  # consecutive failed builds: the backoff exponent
         quiet_library()
 
     def rebuild(self, reason: BaseException) -> None:
@@ -101,8 +93,7 @@ class CometdLink:
                 await self._run_client()
             except Exception as exc:  # a supervisor: whatever broke, report it and start again
                 await self._on_down(self._rebuild_reason or exc)
-            await asyncio.sleep(self._backoff.delay(self._failures))
-            self._failures += 1
+            await asyncio.sleep(self._backoff.next_delay())
 
     async def _run_client(self) -> None:
         watch = _LinkWatch()
@@ -119,7 +110,7 @@ class CometdLink:
                 await asyncio.wait_for(client.subscribe(channel), self._timeouts.open)
             self.connection_type = client.connection_type.value if client.connection_type else ""
             watch.up = True
-            self._failures = 0
+            self._backoff.reset()
             await self._on_up("connected")
             await self._consume_until_rebuild(client)
         finally:

@@ -28,7 +28,8 @@ from typing import Any
 import aiohttp
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
-from ctibridge.gws.cometd import Backoff, CometdLink, LinkTimeouts
+from ctibridge.core.pacing import Backoff
+from ctibridge.gws.cometd import CometdLink, LinkTimeouts
 from ctibridge.gws.dialects import DIALECTS, Dialect
 from ctibridge.gws.errors import GwsHttpError, LoginFailed
 from ctibridge.gws.settings import GwsAgent, GwsSettings

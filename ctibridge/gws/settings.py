@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ctibridge.core import defaults
+
 ConnectionTypeName = Literal["long-polling", "websocket"]
 
 
@@ -32,5 +34,5 @@ class GwsSettings(BaseModel):
     request_timeout: float = 10.0  # every REST call (login, re-read, operations)
     open_timeout: float = 15.0  # CometD handshake + first connect + subscribes
     connection_timeout: float = 10.0  # failed Bayeux reconnects before the client is rebuilt
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_initial: float = defaults.RECONNECT_MIN_S
+    backoff_max: float = defaults.RECONNECT_MAX_S

@@ -35,7 +35,9 @@ from typing import Protocol
 from aiohttp import WSMsgType, hdrs, web
 from pydantic import BaseModel
 
+from ctibridge.core import defaults
 from ctibridge.core.deltas import Delta
+from ctibridge.core.pacing import TokenBucket
 from ctibridge.hub.protocol import (
     ActionMessage,
     ActionResult,
@@ -93,21 +95,6 @@ class HubStats:
     actions: int = 0
 
 
-class _TokenBucket:
-    def __init__(self, per_second: float, burst: int) -> None:
-        self.per_second, self.burst = per_second, burst
-        self.tokens, self.at = float(burst), time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 @dataclass(eq=False)
 class _Client:
     ws: web.WebSocketResponse
@@ -115,7 +102,7 @@ class _Client:
     dn: str
     principal: Principal
     queue: asyncio.Queue[str | Delta]
-    bucket: _TokenBucket
+    bucket: TokenBucket
     last_seq: int = -1  # -1: snapshot/backlog not sent yet, queue holds what arrived meanwhile
     queued_seq: int = 0  # highest delta seq put in the queue: a second copy is not queued
     closing: bool = False
@@ -128,7 +115,9 @@ class Hub:
     def __init__(self, store: StateStore, *, authenticate: Authenticate,
                  origin_allowed: Callable[[str | None], bool], on_action: OnAction,
                  heartbeat: float = 15.0, hello_timeout: float = 5.0, send_queue: int = 256,
-                 max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20) -> None:
+                 max_msg_size: int = defaults.MAX_FRAME_BYTES,
+                 rate_per_second: float = defaults.RATE_PER_SECOND,
+                 rate_burst: int = defaults.RATE_BURST) -> None:
         self.store = store
         self.authenticate = authenticate
         self.origin_allowed = origin_allowed
@@ -199,7 +188,7 @@ class Hub:
                 return ws
             hello, principal = admitted
             client = _Client(ws, request, hello.dn, principal, asyncio.Queue(self.send_queue),
-                             _TokenBucket(self.rate_per_second, self.rate_burst))
+                             TokenBucket.full(self.rate_per_second, self.rate_burst, time.monotonic()))
             self._clients.setdefault(hello.dn, set()).add(client)  # before reading the backlog
             try:
                 await self._start(client, hello)
@@ -273,7 +262,7 @@ class Hub:
         client.writer = asyncio.create_task(self._write(client))
         async for msg in client.ws:
             if msg.type is WSMsgType.TEXT:
-                if not client.bucket.take():
+                if not client.bucket.take(time.monotonic()):
                     self.stats.rate_limited += 1
                     await self._close(client, CLOSE_SLOW, "rate limit")
                     return

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ctibridge.core import dialplan
 from ctibridge.core.deltas import Delta
 from ctibridge.logs.eventlog import Record
 
@@ -39,8 +40,8 @@ AMI_NOISE = frozenset(
         "SoftHangupRequest",
     }
 )
-TRACKED_VARS = frozenset({"CALLUUID", "SIPCALLID", "__CALLUUID", "__SIPCALLID"})
-HOLD_CONTEXTS = ("ctibridge-hold", "ctibridge-xfer")
+TRACKED_VARS = frozenset({*dialplan.TRACKED_VARS, *map(dialplan.inherited, dialplan.TRACKED_VARS)})
+HOLD_CONTEXTS = (dialplan.HOLD_CONTEXT, dialplan.TRANSFER_CONTEXT)
 
 
 @dataclass(frozen=True, slots=True)

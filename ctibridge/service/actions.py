@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 from ctibridge.ami.errors import AmiError
 from ctibridge.ami.operations import ChannelOperations
-from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, plan
+from ctibridge.core import defaults
+from ctibridge.core.actions import AmiOp, Plan, Rejection, Step, operation_kind, plan
 from ctibridge.core.correlator import Repair
 from ctibridge.core.deltas import Delta, Op
 from ctibridge.gws.dialects import OperationParams
@@ -96,11 +97,6 @@ async def _run_ami(ops: ChannelOperations, step: AmiOp) -> None:
             raise ValueError(f"unknown AMI operation {step.kind!r}")
 
 
-def operation_kind(step: Step) -> str:
-    """The name the correlator knows a bridge-caused operation by: ``ami_hold``, ``gws_hangup``."""
-    return f"ami_{step.kind}" if isinstance(step, AmiOp) else f"gws_{step.operation.lower()}"
-
-
 class ActionExecutor:
     def __init__(
         self,
@@ -112,8 +108,8 @@ class ActionExecutor:
         relay: ActionRelay | None = None,
         clock: Callable[[], float] = time.time,
         control: str = "auto",
-        step_timeout_s: float = 5.0,
-        confirm_timeout_s: float = 8.0,
+        step_timeout_s: float = defaults.STEP_TIMEOUT_S,
+        confirm_timeout_s: float = defaults.CONFIRM_TIMEOUT_S,
     ) -> None:
         self.pipeline, self.run_step = pipeline, run_step
         self.metrics, self.is_owner, self.relay = metrics, is_owner, relay

@@ -28,7 +28,7 @@ from ctibridge.service.metrics import Metrics
 from ctibridge.service.pipeline import Pipeline
 from ctibridge.service.ratelimit import RateLimiter
 from ctibridge.service.relay import ActionRelay
-from ctibridge.service.role import Role, Sources
+from ctibridge.service.role import InstanceRole, Sources
 from ctibridge.store import MemoryStore, RedisStore, StateStore
 
 log = logging.getLogger("ctibridge.service")
@@ -41,7 +41,7 @@ class Components:
     store: StateStore
     hub: Hub
     pipeline: Pipeline
-    role: Role
+    role: InstanceRole
     executor: ActionExecutor
     verifier: TokenVerifier
     metrics: Metrics
@@ -109,7 +109,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
               rate_burst=rate.burst)
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
                         clock=clock, log_writer=log_writer)
-    role = Role(store, pipeline, hub, correlator_settings(settings),
+    role = InstanceRole(store, pipeline, hub, correlator_settings(settings),
                 open_sources or source_factory(settings, clock, log_writer),
                 instance_id=settings.store.instance_id or f"{socket.gethostname()}-{os.getpid()}",
                 lease_interval_s=settings.store.ownership_ttl_s / 3)

@@ -40,8 +40,17 @@ class Metrics:
         self.registry.register(_CountsByLabel(
             "ctibridge_divergences", "Calls that became diverged, by rule", "rule", counts))
 
+    def count_stats_with(self, name: str, doc: str, stats: Callable[[], object]) -> None:
+        """The integer counters of a component's stats object (``HubStats``, ``StoreStats``), read at
+        scrape time, as one counter family labelled by ``event``."""
+        self.registry.register(_CountsByLabel(name, doc, "event", lambda: _counters(stats())))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _counters(stats: object) -> dict[str, int]:
+    return {name: value for name, value in vars(stats).items() if type(value) is int}  # not the flags
 
 
 class _CountsByLabel(Collector):

@@ -56,7 +56,7 @@ class Sources:
 
 
 @dataclass
-class Role:
+class InstanceRole:
     store: StateStore
     pipeline: Pipeline
     hub: Follower

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctibridge.core.ami_parse import RawMessage, parse_ami
+from ctibridge.core.dialplan import CALL_UUID_VAR
 from ctibridge.core.events import ChannelHangup, DialUpdate, HoldUpdate
 from ctibridge.gateway.generator import render
 from ctibridge.gateway.sandbox import AsteriskSandbox, default_root, is_built
@@ -102,7 +103,7 @@ class GenesysMirror:
         linkedid = ev.dest.linkedid
         if ev.status == "":  # DialBegin
             if ev.caller.endpoint == TRUNK and ev.dest.endpoint in self.gws.agent_states:
-                uuid = ev.caller.vars.get("CALLUUID", "") or new_call_uuid()
+                uuid = ev.caller.vars.get(CALL_UUID_VAR, "") or new_call_uuid()
                 self._calls[linkedid] = self.gws.call_ringing(
                     ev.dest.endpoint, uuid, ani=ev.caller.caller_num
                 )

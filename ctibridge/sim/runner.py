@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ctibridge.core.ami_parse import RawMessage
-from ctibridge.sim.ami.pbx import HOLD_CONTEXT, PbxError
+from ctibridge.core.dialplan import HOLD_CONTEXT, HOLD_MUSIC_EXTEN, HOLD_PARK_EXTEN
+from ctibridge.sim.ami.pbx import PbxError
 from ctibridge.sim.ami.server import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator, Operation
 from ctibridge.sim.gws.calls import new_call_uuid
@@ -254,7 +255,9 @@ class ScenarioRunner:
             self._both(
                 call,
                 lambda: self.gws.set_state(call.gws_id, "Held"),
-                lambda: pbx.redirect(call.trunk, HOLD_CONTEXT, "moh", call.agent, HOLD_CONTEXT, "park"),
+                lambda: pbx.redirect(
+                    call.trunk, HOLD_CONTEXT, HOLD_MUSIC_EXTEN, call.agent, HOLD_CONTEXT, HOLD_PARK_EXTEN
+                ),
                 first="asterisk",
             )
         else:

@@ -44,6 +44,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ctibridge.core import defaults
 from ctibridge.core.deltas import Delta
 from ctibridge.store import redis_scripts as scripts
 from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
@@ -94,7 +95,8 @@ def _core_from(meta: str, calls: Sequence[str] | dict[str, str]) -> dict[str, An
 
 class RedisStore(StateStore):
     def __init__(self, url: str, *, prefix: str = "ctibridge", log_length: int = DEFAULT_LOG_LENGTH,
-                 owner_ttl: float = 5.0, socket_timeout: float = 1.0, pending_limit: int = 100_000,
+                 owner_ttl: float = defaults.OWNERSHIP_TTL_S, socket_timeout: float = 1.0,
+                 pending_limit: int = 100_000,
                  retry_interval: float = 0.2, replay_chunk: int = 500) -> None:
         self.url = url
         self.prefix = prefix

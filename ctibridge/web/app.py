@@ -83,6 +83,10 @@ def create_app(settings: Settings, *, components: Components, widget_dir: Path |
     app[COMPONENTS] = components
     components.metrics.count_clients_with(components.hub.clients_count)
     components.metrics.count_divergences_with(lambda: components.pipeline.correlator.stats.divergences)
+    components.metrics.count_stats_with("ctibridge_hub_events", "Widget socket events by kind",
+                                        lambda: components.hub.stats)
+    components.metrics.count_stats_with("ctibridge_store_events", "State store events by kind",
+                                        lambda: components.store.stats)
     app.cleanup_ctx.extend([_store_ctx, _event_log_ctx, _role_ctx])
     app.on_shutdown.append(_close_widgets)
     add_routes(app, widget_dir if widget_dir is not None and widget_dir.is_dir() else None)

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 import panoramisk.utils
 import pytest
 from fake_ami import FakeAmi, frame
-from fixtures_services import free_port
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.ami.errors import AmiLoginRefused, AmiTimeout
+from tools.local_services import free_port
 
 DEADLINE = 5.0
 

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures_asterisk import lab_settings
 from pydantic import ValidationError
 
 from ctibridge.gateway import generator
 from ctibridge.gateway.generator import render
 from ctibridge.gateway.moh import hold_music, ulaw
 from ctibridge.gateway.settings import GatewaySettings, parse_dns, webrtc_password
+from tools.local_services import lab_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Every benchmark still runs: ``bench/run.py --quick --only NAME`` prints its rows.
+"""Every benchmark still runs: ``python -m bench.run --quick --only NAME`` prints its rows.
 
 Not a timed test: quick mode uses tiny loads and one run, so its figures mean nothing; this only
 keeps the benchmarks working as the code they measure changes.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-RUN = Path(__file__).resolve().parents[2] / "bench" / "run.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = {
     "throughput": ("throughput.panoramisk", "throughput.core ", "throughput.core_vs_panoramisk",
@@ -28,8 +28,8 @@ NEEDS_REDIS = {"throughput", "latency"}
 @pytest.mark.parametrize("name", [
     pytest.param(name, marks=[pytest.mark.redis] if name in NEEDS_REDIS else []) for name in EXPECTED])
 def test_benchmark_prints_its_rows(name: str) -> None:
-    done = subprocess.run([sys.executable, str(RUN), "--quick", "--only", name],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--only", name],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     for expected in EXPECTED[name]:
         assert expected in done.stdout, f"{expected!r} missing from:\n{done.stdout}"

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import Recorder
-from fixtures_services import free_port
 
-from ctibridge.gws.cometd import Backoff, CometdLink, LinkTimeouts
+from ctibridge.core.pacing import Backoff
+from ctibridge.gws.cometd import CometdLink, LinkTimeouts
+from tools.local_services import free_port
 
 pytestmark = pytest.mark.faye
 

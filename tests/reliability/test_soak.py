@@ -1,4 +1,4 @@
-"""The soak's short form (the full one: ``python bench/soak.py``, 300 calls, 1,000 widgets, 10 min).
+"""The soak's short form (the full one: ``python -m bench.soak``, 300 calls, 1,000 widgets, 10 min).
 
 30 agent DNs with a call each per round (offered, answered, held and retrieved in WWE or through
 the gateway, hung up), 100 real WebSocket widgets, the real service on the memory store, the GWS
@@ -9,12 +9,7 @@ a tenth of the widgets dropping and resuming every round. See bench/soak.py for 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-from soak import FAULTS, Options, soak
+from bench.soak import FAULTS, Options, soak
 
 # Retained bytes per call played (the slope of memory over the rounds; round 1 is warm-up).
 # Bounded memories still filling in a short run (the correlator remembers its last 10,000 ended
@@ -37,7 +32,7 @@ async def test_soak_short_form_loses_nothing_and_stays_flat() -> None:
 
 
 def test_the_soak_widget_notices_a_gap_a_duplicate_and_a_bad_resume() -> None:
-    from soak import Client
+    from bench.soak import Client
 
     call = {"id": "1", "call_uuid": "U", "state": "ringing", "sync": {"status": "ok"}}
     client = Client("60000", "token")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from ctibridge.core.divergence import divergence_doc
-
-DOCS = Path(__file__).parent.parent.parent / "docs"
+from ctibridge.config import Correlation
+from tools.docs_gen import DIVERGENCE, render_divergence
 
 
 def test_divergence_doc_is_current() -> None:
-    path = DOCS / "divergence.md"
-    if os.environ.get("CTIBRIDGE_UPDATE_EXPECTED"):
-        path.write_text(divergence_doc())
-    assert path.read_text() == divergence_doc()
+    assert DIVERGENCE.read_text(encoding="utf-8") == render_divergence(), "run: python -m tools.docs_gen"
+
+
+def test_divergence_doc_names_the_real_key_and_default() -> None:
+    grace = Correlation.model_fields["grace_period_s"]
+    assert f"(`correlation.grace_period_s`, default {grace.default} s)" in render_divergence()

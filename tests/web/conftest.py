@@ -10,13 +10,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from fixtures_services import free_port
 from webharness import AGENTS, Bridge, BridgeFactory, settings_for
 
 from ctibridge.service.assemble import build
 from ctibridge.sim.gws import Advice, GwsSimulator
 from ctibridge.web.app import create_app
 from ctibridge.web.serve import ssl_context
+from tools.local_services import free_port
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures_services import free_port
 from webharness import (
     Bridge,
     BridgeFactory,
@@ -23,6 +22,7 @@ from webharness import (
 )
 
 from ctibridge.sim.gws import GwsSimulator
+from tools.local_services import free_port
 
 pytestmark = pytest.mark.redis
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from fixtures_services import free_port
 from webharness import (
     AGENTS,
     SECRETS,
@@ -28,6 +27,7 @@ from ctibridge.identity.hmac_token import HmacTokenVerifier
 from ctibridge.logs.eventlog import read_records
 from ctibridge.logs.replay import replay
 from ctibridge.sim.gws import GwsSimulator
+from tools.local_services import free_port
 
 WITHIN = 15.0
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from fixtures_services import free_port
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+
+from tools.local_services import free_port
 
 from .widget_server import ProtocolPeer, add_widget_routes
 

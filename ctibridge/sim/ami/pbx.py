@@ -16,16 +16,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ctibridge.core.dialplan import (
+    CALL_UUID_VAR,
+    HOLD_CONTEXT,
+    HOLD_MUSIC_EXTEN,
+    SIP_CALL_ID_VAR,
+    TRACKED_VARS,
+    TRANSFER_CONTEXT,
+    inherited,
+)
 from ctibridge.sim.ami import recorded as rec
 
 AmiEvent = dict[str, str | list[str]]
 Emit = Callable[[AmiEvent], None]
 Schedule = Callable[[float, Callable[[], None]], None]
-
-HOLD_CONTEXT = "ctibridge-hold"
-XFER_CONTEXT = "ctibridge-xfer"
-TRACKED_VARS = ("CALLUUID", "SIPCALLID")
-
 
 class PbxError(Exception):
     """An action Asterisk refuses; the message is Asterisk's own text."""
@@ -238,10 +242,10 @@ class Pbx:
         """Genesys INVITEs ``dn``: trunk leg in from-genesys, Dial to the agent, agent rings."""
         trunk = self._new_channel(self._pjsip(self.trunk), 4, "from-genesys", dn)
         trunk.caller_num, trunk.caller_name = caller, caller_name or rec.UNKNOWN
-        self._newexten(trunk, "from-genesys", dn, 1, "Set", f"__CALLUUID={call_uuid}")
-        self._set_var(trunk, "CALLUUID", call_uuid)
-        self._newexten(trunk, "from-genesys", dn, 2, "Set", f"__SIPCALLID={sip_call_id}")
-        self._set_var(trunk, "SIPCALLID", sip_call_id)
+        self._newexten(trunk, "from-genesys", dn, 1, "Set", f"{inherited(CALL_UUID_VAR)}={call_uuid}")
+        self._set_var(trunk, CALL_UUID_VAR, call_uuid)
+        self._newexten(trunk, "from-genesys", dn, 2, "Set", f"{inherited(SIP_CALL_ID_VAR)}={sip_call_id}")
+        self._set_var(trunk, SIP_CALL_ID_VAR, sip_call_id)
         self._newexten(trunk, "from-genesys", dn, 3, "Dial", f"PJSIP/{dn},30,tT")
         agent = self._new_channel(self._pjsip(dn), 0, "from-webrtc", "s", linkedid=trunk.linkedid)
         agent.vars = dict(trunk.vars)  # inherited (__CALLUUID)
@@ -315,8 +319,8 @@ class Pbx:
         self._event("NewCallerid", trunk, **{"CID-CallingPres": "0 (Presentation Allowed, Not Screened)"})
         self._event("NewConnectedLine", trunk)
         sip_call_id = f"{uuid.uuid4()}"
-        self._set_var(trunk, "SIPCALLID", sip_call_id)  # pre-dial handler, copied to the master
-        self._set_var(agent, "SIPCALLID", sip_call_id)
+        self._set_var(trunk, SIP_CALL_ID_VAR, sip_call_id)  # pre-dial handler, copied to the master
+        self._set_var(agent, SIP_CALL_ID_VAR, sip_call_id)
         self.dials[trunk.name] = agent.name
         self._dial_event("DialBegin", agent, trunk, DialString=f"{destination}@{self.trunk}")
         agent.connected_num = destination
@@ -329,8 +333,8 @@ class Pbx:
         """The far end answers (d_outbound); Genesys' 200 OK may carry X-Genesys-CallUUID."""
         agent = self._dialling(trunk)
         if call_uuid:
-            self._set_var(trunk, "CALLUUID", call_uuid)
-            self._set_var(agent, "CALLUUID", call_uuid)
+            self._set_var(trunk, CALL_UUID_VAR, call_uuid)
+            self._set_var(agent, CALL_UUID_VAR, call_uuid)
         self._set_state(trunk, 6)
         self._dial_event("DialEnd", agent, trunk, DialStatus="ANSWER")
         self._set_state(agent, 6)
@@ -368,13 +372,13 @@ class Pbx:
         return rec.DUAL_REDIRECTED if extra else rec.REDIRECTED
 
     def _run_extension(self, ch: SimChannel, context: str, exten: str) -> None:
-        if context == HOLD_CONTEXT and exten == "moh":
+        if context == HOLD_CONTEXT and exten == HOLD_MUSIC_EXTEN:
             self._newexten(ch, context, exten, 1, "Answer", "")
             self._newexten(ch, context, exten, 2, "MusicOnHold", "ctibridge")
             self._moh(ch, True)
         elif context == HOLD_CONTEXT:
             self._newexten(ch, context, exten, 1, "Wait", "3600")
-        elif context == XFER_CONTEXT:
+        elif context == TRANSFER_CONTEXT:
             self._dial_target(ch, exten)
         else:  # any other extension: the channel runs off the end of the dialplan
             self._newexten(ch, context, exten, 1, "Hangup", "")
@@ -397,7 +401,7 @@ class Pbx:
 
     # ------------------------------------------------------------------ transfers
 
-    def blind_transfer(self, name: str, exten: str, context: str = XFER_CONTEXT) -> str:
+    def blind_transfer(self, name: str, exten: str, context: str = TRANSFER_CONTEXT) -> str:
         """AMI BlindTransfer of the agent leg (e_blindxfer run): the customer goes to ``exten``."""
         agent = self.channel(name)
         bridge = self.bridges.get(agent.bridge)
@@ -464,9 +468,10 @@ class Pbx:
         agent = self.channels.get(name)
         if agent is None or not agent.bridge:
             return
-        base = f"Local/{exten}@{XFER_CONTEXT}-{next(self._local):08x}"
+        base = f"Local/{exten}@{TRANSFER_CONTEXT}-{next(self._local):08x}"
         local1, local2 = (
-            self._new_channel(f"{base};{i}", 4, XFER_CONTEXT, exten, linkedid=agent.linkedid) for i in (1, 2)
+            self._new_channel(f"{base};{i}", 4, TRANSFER_CONTEXT, exten, linkedid=agent.linkedid)
+            for i in (1, 2)
         )
         consult = Consultation(agent.name, agent.bridge, local1.name, local2.name)
         self.consultations[agent.name] = consult

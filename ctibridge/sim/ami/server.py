@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ctibridge.core.ami_parse import AmiFramer, RawMessage
+from ctibridge.core.dialplan import TRANSFER_CONTEXT
 from ctibridge.sim.ami import recorded as rec
 from ctibridge.sim.ami.pbx import AmiEvent, Pbx, PbxError
 
@@ -282,7 +283,7 @@ class AmiSimulator:
         "redirect": _redirect,
         "bridge": lambda self, msg: self.pbx.bridge_action(_s(msg, "Channel1"), _s(msg, "Channel2")),
         "blindtransfer": lambda self, msg: self.pbx.blind_transfer(
-            _s(msg, "Channel"), _s(msg, "Exten"), _s(msg, "Context") or "ctibridge-xfer"
+            _s(msg, "Channel"), _s(msg, "Exten"), _s(msg, "Context") or TRANSFER_CONTEXT
         ),
         "atxfer": lambda self, msg: self.pbx.atxfer(_s(msg, "Channel"), _s(msg, "Exten")),
         "cancelatxfer": lambda self, msg: self.pbx.cancel_atxfer(_s(msg, "Channel")),
