@@ -36,6 +36,7 @@ from ctibridge.core import divergence, fallback, snapshot
 from ctibridge.core.call_index import CallIndex, Key, Side
 from ctibridge.core.channels import ChannelRecord, ChannelTable
 from ctibridge.core.deltas import Delta, Op
+from ctibridge.core.dialplan import HOLD_CONTEXT
 from ctibridge.core.divergence import Repair as Repair  # re-exported: the service names it from here
 from ctibridge.core.events import (
     AmiLink,
@@ -54,7 +55,7 @@ from ctibridge.core.events import (
     ParseError,
     TransferUpdate,
 )
-from ctibridge.core.model import HOLD_CONTEXT, AsteriskSide, Call, GenesysSide, Leg, Role, State
+from ctibridge.core.model import AsteriskSide, Call, GenesysSide, Leg, Role, State
 
 LISTING_EVENTS = frozenset({"CoreShowChannel", "Status"})  # a resync's channel list
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ctibridge.core.dialplan import HOLD_CONTEXT
 from ctibridge.core.events import Channel, GwsCall
 
 
