@@ -1,6 +1,6 @@
 """Many live calls on one DN: the correlator's cost per event must not grow with them.
 
-    python bench/one_dn.py [--quick]
+    python -m bench.one_dn [--quick]
 
 Feeds ``LIVE`` inbound calls answered on DN 5001 (trunk and agent channel, CallUUID, Dial,
 bridge: 7 events a call; the replay's ``tick`` before each event, as the service and ``ctibridge
@@ -15,13 +15,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from common import Row, Target, row, table
-
+from bench.common import Row, Target, row, table
 from ctibridge.core.correlator import Correlator
 from ctibridge.core.events import (
     BridgeUpdate,

@@ -2,21 +2,17 @@
 
 Work is counted, not timed: the function calls, Python and builtin (``sys.setprofile``), made
 while feeding the same 50 calls (set up, then hung up) on top of few or of many live calls of one
-DN. The load is ``bench/one_dn.py``'s, which prints the timing.
+DN. The load is ``bench.one_dn``'s, which prints the timing.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import one_dn  # bench/one_dn.py
-
+from bench import one_dn
 from ctibridge.core.correlator import Correlator
 
 MEASURED = 50
