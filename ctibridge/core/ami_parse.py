@@ -14,6 +14,7 @@ Two steps, both pure:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 
 from ctibridge.core import dialplan
 from ctibridge.core.events import (
@@ -193,12 +194,7 @@ def _varset(raw: Mapping[str, RawValue], t: float) -> InboundEvent | None:
     ch = _required(raw, t)
     merged = dict(ch.vars)
     merged[name] = _s(raw, "Value")
-    return ChannelUpdate(t, "VarSet", _replace_vars(ch, merged))
-
-
-def _replace_vars(ch: Channel, new_vars: Mapping[str, str]) -> Channel:
-    return Channel(ch.uniqueid, ch.linkedid, ch.name, ch.state, ch.context, ch.exten, ch.caller_num,
-                   ch.caller_name, ch.connected_num, ch.connected_name, new_vars)
+    return ChannelUpdate(t, "VarSet", replace(ch, vars=merged))
 
 
 def _dial(raw: Mapping[str, RawValue], t: float) -> InboundEvent:
