@@ -53,16 +53,12 @@ async def serve(args: argparse.Namespace) -> None:
     cpu: list[tuple[float, float]] = []
     original = components.hub.publish
 
-    seen: set[tuple[str, int]] = set()
-
     def publish(deltas: Any) -> Any:
-        # The owner's hub gets each delta twice (from the pipeline, then from its store
-        # subscription); the first hand-over is the one that counts.
+        # The hub gets each delta once, from the store's subscription, once it is stored.
         deltas = list(deltas)
         now = time.time()
         for d in deltas:
-            if isinstance(d, Delta) and (d.dn, d.seq) not in seen:
-                seen.add((d.dn, d.seq))
+            if isinstance(d, Delta):
                 published.append((now, now - d.t))
         return original(deltas)
 

@@ -10,14 +10,18 @@ alternately with the panoramisk baseline, so the ratio compares runs made second
 * ``*_split``, ``*_selective``: the candidate framers of ``alternatives``.
 * ``core+memory``: as core, plus ``MemoryStore.apply`` of each batch (no core-state copy).
 * ``service(memory|redis)``: the service's own ``ctibridge.service.pipeline.Pipeline`` (queue, metrics,
-  ``store.append(deltas, core_state=export_state())`` per batch, a hub that encodes every delta).
+  ``store.submit(deltas, core_changes=export_changes())`` per batch) and a subscriber of the store
+  that encodes every delta (as the hub does); the clock stops when the subscriber has the last
+  delta, so the Redis figure includes every commit (group commits, one script call per group).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +33,7 @@ from ctibridge.core.correlator import Correlator
 from ctibridge.core.deltas import Delta
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.store.memory import MemoryStore
+from ctibridge.store.port import decode_frame
 from tools.local_services import redis_server
 
 CALLS = 500
@@ -82,7 +87,7 @@ def framer_only(chunks: list[bytes], factory: Callable[[], Any] | None = None) -
 
 
 def core_pipeline(items: list[Item], store: MemoryStore | None = None,
-                  framer: Callable[[], Any] | None = None) -> int:
+                  framer: Callable[[], Any] | None = None, collect: list[Delta] | None = None) -> int:
     core = Correlator()
     framer_ = framer() if framer is not None else AmiFramer(expect_greeting=False)
     count, t, next_tick = 0, 0.0, TICK_EVERY
@@ -92,6 +97,8 @@ def core_pipeline(items: list[Item], store: MemoryStore | None = None,
             delta.encode()
         if store is not None and deltas:
             store.apply(deltas, None)
+        if collect is not None:
+            collect.extend(deltas)
 
     for kind, dn, payload in items:
         raws = framer_.feed(payload) if kind == "ami" else (payload,)
@@ -110,10 +117,13 @@ def core_pipeline(items: list[Item], store: MemoryStore | None = None,
 # --------------------------------------------------------------------------- the service's Pipeline
 
 
-class _EncodingHub:
-    def publish(self, deltas: list[Delta]) -> None:
-        for delta in deltas:
-            delta.encode()
+async def _encode_stored(store: Any, seen: dict[str, int], caught_up: asyncio.Event) -> None:
+    """The hub's part: every stored delta encoded; ``seen`` is each DN's last stored sequence."""
+    subscription = store.subscribe()
+    async for delta in subscription:
+        delta.encode()
+        seen[delta.dn] = delta.seq
+        caught_up.set()
 
 
 async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[float, int]:
@@ -121,7 +131,12 @@ async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[fl
     from ctibridge.service.metrics import Metrics
     from ctibridge.service.pipeline import Pipeline
 
-    pipeline = Pipeline(Correlator(), store, _EncodingHub(), metrics=Metrics(), clock=time.monotonic)
+    correlator = Correlator()
+    pipeline = Pipeline(correlator, store, metrics=Metrics(), clock=time.monotonic)
+    await store.acquire_ownership("bench")
+    seen: dict[str, int] = {}
+    caught_up = asyncio.Event()
+    follower = asyncio.create_task(_encode_stored(store, seen, caught_up))
     runner = asyncio.create_task(pipeline.run())
     framer = AmiFramer(expect_greeting=False)
     count, start = 0, 0.0
@@ -138,10 +153,15 @@ async def service_pipeline(items: list[Item], store: Any, warm: int) -> tuple[fl
                 pipeline.feed_gws(dn, payload, now)
                 count += 1
             await pipeline.settled()  # one socket read at a time, as the adapters deliver them
+        produced = correlator.export_state()["meta"]["seqs"]
+        while any(seen.get(dn, 0) < seq for dn, seq in produced.items()):  # the last commits
+            caught_up.clear()
+            await caught_up.wait()
         return time.perf_counter() - start, count
     finally:
         runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
+        follower.cancel()
+        await asyncio.gather(runner, follower, return_exceptions=True)
 
 
 def service_rate(items: list[Item], warm: int, redis_url: str | None = None) -> float:
@@ -154,6 +174,59 @@ def service_rate(items: list[Item], warm: int, redis_url: str | None = None) -> 
         try:
             seconds, count = await service_pipeline(items, store, warm)
             return count / seconds
+        finally:
+            await store.aclose()
+    return asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- retained memory
+
+
+def _allocated(make: Callable[[], Any]) -> tuple[int, Any]:
+    """(bytes still allocated by ``make()``'s result, the result)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = make()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before, kept
+    finally:
+        tracemalloc.stop()
+
+
+def one_dn_window(deltas: list[Delta], window: int = 1000) -> list[Delta]:
+    """The last ``window`` deltas as one DN's stream (its full log: the case of issue 17)."""
+    return [Delta("5001", seq, d.op, d.call, d.t) for seq, d in enumerate(deltas[-window:], start=1)]
+
+
+def retained_per_delta(deltas: list[Delta]) -> tuple[float, float, float]:
+    """Per delta kept in a store's window: (bytes the store holds now, bytes on the wire, bytes the
+    same delta costs as objects: a ``Delta`` with its call dict and cached frame, as stored before)."""
+    wire = statistics.mean(len(d.encode().encode()) for d in deltas)
+
+    def filled() -> MemoryStore:
+        store = MemoryStore(log_length=len(deltas))
+        store.apply(deltas)
+        return store
+
+    held, _ = _allocated(filled)
+    as_objects, _ = _allocated(lambda: [decode_frame(d.encode()) for d in deltas])
+    return held / len(deltas), wire, as_objects / len(deltas)
+
+
+def redis_bytes_per_delta(deltas: list[Delta], redis_url: str) -> float:
+    """Redis's own memory (INFO used_memory) per delta of one DN's full window, as RedisStore keeps it
+    (log entry + the live calls' frames)."""
+    from ctibridge.store.redis_store import RedisStore
+
+    async def main() -> float:
+        store = RedisStore(redis_url, prefix=f"mem{time.monotonic_ns()}", log_length=len(deltas))
+        try:
+            before = (await store.redis.info("memory"))["used_memory"]
+            await store.append(deltas)
+            after = (await store.redis.info("memory"))["used_memory"]
+            return float(after - before) / len(deltas)
         finally:
             await store.aclose()
     return asyncio.run(main())
@@ -191,11 +264,18 @@ def run(quick: bool = False) -> list[Row]:
         rates["framer"].append(_rate(lambda: framer_only(ami_chunks)))
         rates["framer_split"].append(_rate(lambda: framer_only(ami_chunks, SplitFramer)))
         rates["core_memory"].append(_rate(lambda: core_pipeline(items, store=MemoryStore())))
-    for _ in range(max(1, repeats // 2)):
-        rates["service_memory"].append(service_rate(service_items, warm))
     with redis_server() as url:
-        for _ in range(max(1, repeats // 2)):
+        for _ in range(max(1, repeats // 2)):  # alternately: the ratio compares neighbouring runs
+            rates["service_memory"].append(service_rate(service_items, warm))
             rates["service_redis"].append(service_rate(service_items, warm, url))
+
+    window: list[Delta] = []
+    core_pipeline(items, collect=window)
+    window = one_dn_window(window)
+    held, wire, as_objects = retained_per_delta(window)
+    with redis_server() as url:
+        in_redis = redis_bytes_per_delta(window, url)
+    ratio = [m / r for m, r in zip(rates["service_memory"], rates["service_redis"], strict=True)]
 
     rate = Target(">=", TARGET_RATE, ">= 100,000")
     par = Target(">=", 1.0)
@@ -214,4 +294,11 @@ def run(quick: bool = False) -> list[Row]:
         row("throughput.service_memory", "pipeline.Pipeline + MemoryStore", "msg/s", r["service_memory"],
             rate, note=f"{measured} messages after {warm}, {CALLS} calls live"),
         row("throughput.service_redis", "pipeline.Pipeline + RedisStore", "msg/s", r["service_redis"], rate),
+        row("throughput.redis_slowdown", "memory rate / Redis rate, neighbouring runs", "ratio", ratio,
+            Target("<=", 2.0)),
+        row("store.delta_wire", "a delta on the wire (one DN's last 1,000)", "bytes", [wire]),
+        row("store.delta_retained", "a retained delta in the store's window", "bytes", [held],
+            Target("<=", wire, "<= wire size"), note="1,000-delta window of one DN, tracemalloc"),
+        row("store.delta_as_objects", "the same delta as Delta + call dict + frame", "bytes", [as_objects]),
+        row("store.delta_in_redis", "a retained delta in Redis (INFO used_memory)", "bytes", [in_redis]),
     ]

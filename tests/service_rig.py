@@ -90,17 +90,25 @@ class Rig:
 
 
 @contextlib.asynccontextmanager
-async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | None = None,
-                          wait_ready: bool = True, **sections: Section) -> AsyncIterator[Rig]:
-    """``ami_secret`` is what the bridge sends (the simulator expects AMI_SECRET); each section
-    updates the configuration's (a function of the started GWS simulator, where it needs its URL)."""
+async def simulators() -> AsyncIterator[tuple[GwsSimulator, AmiSimulator]]:
+    """The GWS and AMI simulators on 127.0.0.1, stopped on exit."""
     gws = GwsSimulator(AGENTS, advice=Advice(timeout_ms=1500, interval_ms=0))
     await gws.start()
     ami = AmiSimulator(agent_dns=frozenset(a.dn for a in AGENTS), secret=AMI_SECRET)
-    port = await ami.start()
+    await ami.start()
+    try:
+        yield gws, ami
+    finally:
+        await ami.stop()
+        await gws.stop()
+
+
+def settings_data(gws: GwsSimulator, ami: AmiSimulator, *, ami_secret: str = AMI_SECRET,
+                  event_log: Path | None = None, **sections: Section) -> dict[str, dict[str, Any]]:
+    """The service's settings in front of the simulators; ``sections`` replace keys of a section."""
     data: dict[str, dict[str, Any]] = {
         "listen": {"host": "127.0.0.1", "port": 0},
-        "ami": {"port": port, "username": ami.username, "secret": ami_secret, "reconnect_min_s": 0.1,
+        "ami": {"port": ami.port, "username": ami.username, "secret": ami_secret, "reconnect_min_s": 0.1,
                 "reconnect_max_s": 0.5, "ping_interval_s": 1.0},
         "gws": {"base_url": gws.base_url, "agents": [
             {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
@@ -112,7 +120,24 @@ async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | Non
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **(values(gws) if callable(values) else values)}
-    settings = Settings.model_validate(data)
+    return data
+
+
+@contextlib.asynccontextmanager
+async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | None = None,
+                          wait_ready: bool = True, **sections: Section) -> AsyncIterator[Rig]:
+    """``ami_secret`` is what the bridge sends (the simulator expects AMI_SECRET); each section
+    updates the configuration's (a function of the started GWS simulator, where it needs its URL)."""
+    async with simulators() as (gws, ami), service_on(gws, ami, ami_secret=ami_secret, event_log=event_log,
+                                                      wait_ready=wait_ready, **sections) as rig:
+        yield rig
+
+
+@contextlib.asynccontextmanager
+async def service_on(gws: GwsSimulator, ami: AmiSimulator, *, wait_ready: bool = True,
+                     **options: Any) -> AsyncIterator[Rig]:
+    """One service instance in this process in front of the given simulators (left running)."""
+    settings = Settings.model_validate(settings_data(gws, ami, **options))
     components = build(settings)
     server = TestServer(create_app(settings, components=components), host="127.0.0.1", port=0)
     await server.start_server(access_log_class=RedactedAccessLogger)
@@ -125,5 +150,3 @@ async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | Non
     finally:
         await http.close()
         await server.close()
-        await ami.stop()
-        await gws.stop()

@@ -10,7 +10,8 @@ What it adds to panoramisk (see docs/research on its defects):
   every login, so a consumer can drop channels it holds that were not listed;
 * actions have a deadline and a checked response; an action is sent at most once (panoramisk would
   re-send it after a reconnect, which for a Redirect minutes later is wrong);
-* liveness by our own Ping with a float deadline (panoramisk never checks the Pong);
+* liveness by our own Ping with a float deadline (panoramisk never checks the Pong), judged on the
+  link's own bytes: a Pong late behind a backlog of events is no loss while those events arrive;
 * one reconnect loop (panoramisk's, with our exponential backoff), quiet logs with a reason.
 
 The AMI user needs ``read=call,dialplan,system`` (system: FullyBooted and Shutdown) and, for the
@@ -156,6 +157,7 @@ class AmiClient:
         self._watchers: list[tuple[Predicate, asyncio.Future[RawMessage]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._registrations: dict[str, str] = {}
+        self._last_read = 0.0  # clock() when the latest frame was read: any bytes prove the link alive
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -271,7 +273,7 @@ class AmiClient:
     # ------------------------------------------------------------------ called by the protocol
 
     def frame_received(self, raw: RawMessage) -> None:
-        t = self.clock()
+        t = self._last_read = self.clock()
         self._invoke(self.on_message, raw, t)
         self._resolve_watchers(raw)
         event = raw.get("Event")
@@ -376,16 +378,21 @@ class AmiClient:
             self._notify()
 
     async def _keep_alive(self) -> None:
-        while True:
+        # Not ``while True``: a Ping that fails as close() cancels this task can swallow the
+        # cancellation (asyncio.wait_for), and close() would wait for this loop forever.
+        while not self.closing:
             await asyncio.sleep(self.settings.ping_interval)
             if not self.logged_in:
                 continue
-            session = self._session
+            session, sent = self._session, self.clock()
             try:
                 await self.send({"Action": "Ping"}, timeout_s=self.settings.ping_timeout)
             except AmiTimeout:
-                if session == self._session:
-                    self.drop_connection(f"no Pong within {self.settings.ping_timeout:.1f}s")
+                # The Pong may be queued behind a burst the consumer is still working through;
+                # asyncio runs the reads that were ready before this timeout, so a silent link
+                # is one that sent nothing at all since the Ping.
+                if session == self._session and self._last_read < sent:
+                    self.drop_connection(f"no Pong within {self.settings.ping_timeout:.1f}s, nothing read")
             except AmiError:
                 pass  # lost meanwhile: the reconnect loop is already at work
 

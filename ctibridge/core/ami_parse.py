@@ -14,6 +14,7 @@ Two steps, both pure:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 
 from ctibridge.core import dialplan
 from ctibridge.core.events import (
@@ -193,12 +194,7 @@ def _varset(raw: Mapping[str, RawValue], t: float) -> InboundEvent | None:
     ch = _required(raw, t)
     merged = dict(ch.vars)
     merged[name] = _s(raw, "Value")
-    return ChannelUpdate(t, "VarSet", _replace_vars(ch, merged))
-
-
-def _replace_vars(ch: Channel, new_vars: Mapping[str, str]) -> Channel:
-    return Channel(ch.uniqueid, ch.linkedid, ch.name, ch.state, ch.context, ch.exten, ch.caller_num,
-                   ch.caller_name, ch.connected_num, ch.connected_name, new_vars)
+    return ChannelUpdate(t, "VarSet", replace(ch, vars=merged))
 
 
 def _dial(raw: Mapping[str, RawValue], t: float) -> InboundEvent:
@@ -270,20 +266,14 @@ HANDLERS: dict[str, Handler] = {
     "Shutdown": _shutdown,
 }
 
-# Records the adapters add for their own life events (see eventlog): {"_link": "lost"}.
-LINK_KEY = "_link"
-
-
 def parse_ami(raw: Mapping[str, RawValue], t: float) -> InboundEvent | None:
-    """One raw AMI message -> one event, ``None`` when the correlator has no use for it."""
+    """One raw AMI message from the wire -> one event, ``None`` when the correlator has no use for
+    it. Only the wire's own events are read: the link's life events the adapter reports (lost,
+    connected, ...) come as ``AmiLink`` through another path, never from a frame's headers, so a
+    frame carrying the event log's internal keys cannot end the live calls."""
     try:
         event = raw.get("Event")
         if event is None:
-            link = raw.get(LINK_KEY)
-            if isinstance(link, str):
-                uptime = raw.get("uptime")
-                return AmiLink(t, link, float(uptime) if isinstance(uptime, (int, float, str))
-                               and str(uptime) else None)
             return None  # responses, greeting
         if not isinstance(event, str):
             return ParseError(t, "ami", "Event header repeated", repr(event)[:200])

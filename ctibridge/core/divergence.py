@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ctibridge.core.model import LIVE_STATES, Call, State
+from ctibridge.core.actions import AmiOp, GwsOp, ami_step
+from ctibridge.core.model import LIVE_STATES, Call, State, Sync
 
 S = State | None
 
@@ -54,7 +55,6 @@ RULES: tuple[Rule, ...] = (
          "Genesys and the gateway disagree about this call", None, False,
          lambda g, a, c: True),
 )
-RULES_BY_ID = {rule.id: rule for rule in RULES}
 
 # Pairs that are the same situation seen from two sides.
 EQUIVALENT: frozenset[tuple[State, State]] = frozenset({
@@ -81,7 +81,54 @@ def classify(call: Call) -> Rule:
     raise AssertionError("state_mismatch matches everything")
 
 
-def repair_wanted(rule: Rule, call: Call, enabled: frozenset[str]) -> bool:
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """An automatic repair the divergence rules ask the service to carry out."""
+
+    call_id: str
+    dn: str
+    rule: str
+    step: AmiOp | GwsOp
+    t: float
+
+
+def evaluate(call: Call, t: float, expect_genesys: bool, expect_asterisk: bool, grace: float) -> Rule | None:
+    """Bring ``call.sync`` up to date at ``t``; the rule when the call has just become diverged."""
+    g, a = call.genesys_state(), call.asterisk_state()
+    if agree(g, a, expect_genesys, expect_asterisk):
+        if call.sync.status != "ok":
+            call.sync = Sync(status="ok", since=t)
+        return None
+    rule = classify(call)
+    if call.sync.disagree_since is None or call.sync.rule != rule.id:
+        call.sync = Sync(status="pending", rule=rule.id, detail=rule.detail, since=t, disagree_since=t)
+    sync = call.sync
+    assert sync.disagree_since is not None
+    if sync.status == "pending" and t - sync.disagree_since >= grace:
+        sync.status, sync.since = "diverged", t
+        return rule
+    return None
+
+
+def repair_for(call: Call, rule: Rule, t: float, enabled: frozenset[str], timeout: float) -> Repair | None:
+    """The repair a newly diverged call needs, noted on the call as pending for ``timeout``."""
+    if not _repair_wanted(rule, call, enabled):
+        return None
+    assert rule.repair is not None
+    step: AmiOp | GwsOp | str
+    if rule.repair == "gws_hangup":
+        assert call.genesys is not None
+        step = GwsOp(call.dn, call.genesys.call.id, "Hangup")
+    else:
+        step = ami_step(call.view(), rule.repair.removeprefix("ami_"))
+    if isinstance(step, str):
+        return None  # the call lacks the channels the operation needs
+    call.pending_ops[rule.repair] = t + timeout
+    call.agent_hold = False
+    return Repair(call.id, call.dn, rule.id, step, t)
+
+
+def _repair_wanted(rule: Rule, call: Call, enabled: frozenset[str]) -> bool:
     if rule.repair is None or rule.id not in enabled or rule.repair in call.pending_ops:
         return False
     if rule.id == "held_in_asterisk_only":

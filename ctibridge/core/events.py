@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 
 EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -17,11 +16,6 @@ EMPTY: Mapping[str, str] = MappingProxyType({})
 
 def _empty() -> Mapping[str, str]:
     return EMPTY
-
-
-class Source(StrEnum):
-    AMI = "ami"
-    GWS = "gws"
 
 
 # --------------------------------------------------------------------------- Asterisk side
@@ -42,10 +36,6 @@ class Channel:
     connected_num: str = ""
     connected_name: str = ""
     vars: Mapping[str, str] = field(default_factory=_empty)  # manager.conf channelvars: CALLUUID, SIPCALLID
-
-    @property
-    def tech(self) -> str:
-        return self.name.split("/", 1)[0]
 
     @property
     def endpoint(self) -> str:

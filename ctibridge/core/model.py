@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ctibridge.core.dialplan import HOLD_CONTEXT
 from ctibridge.core.events import Channel, GwsCall
 
 
@@ -93,6 +92,7 @@ class Leg:
     caller_name: str = ""
     bridge_id: str = ""
     held: bool = False  # Hold event (SIP re-INVITE sendonly from that party)
+    sent_to_hold: bool = False  # ran the dialplan in HOLD_CONTEXT since it last entered a bridge
     moh: bool = False  # MusicOnHoldStart on that channel
     alive: bool = True
     hangup_cause: int | None = None
@@ -119,9 +119,10 @@ class Leg:
                        self.caller_num, self.caller_name)
 
     def parked(self) -> bool:
-        """In the bridge's hold context and not bridged: put there by an AMI hold. (After the
-        ``Bridge`` that retrieves it, Asterisk still reports that context, but in a bridge.)"""
-        return self.context == HOLD_CONTEXT and not self.bridge_id
+        """Sent to the bridge's hold context and not bridged: put there by an AMI hold. (After the
+        ``Bridge`` that retrieves it Asterisk still reports that context, also as the channel
+        leaves that bridge to hang up: that is no hold.)"""
+        return self.sent_to_hold and not self.bridge_id
 
     def view(self) -> dict[str, Any]:
         return {"uniqueid": self.uniqueid, "name": self.name, "role": self.role.value,
@@ -249,6 +250,7 @@ class Call:
     sync: Sync = field(default_factory=Sync)
     pending_ops: dict[str, float] = field(default_factory=dict)  # bridge-caused op -> deadline
     agent_hold: bool = False  # the agent asked the bridge for an Asterisk hold (not a repair)
+    transferred_user_data: dict[str, Any] = field(default_factory=dict)  # the transferer's, see view()
     emitted: dict[str, Any] | None = None  # the last view sent out
 
     # ---------------------------------------------------------------- derived
@@ -311,7 +313,8 @@ class Call:
             "dnis": (g.dnis if g is not None and g.dnis else None),
             "call_uuid": self.call_uuid or None,
             "sip_call_id": self.sip_call_id or None,
-            "user_data": dict(g.user_data) if g is not None else {},
+            # A customer transferred to this DN brings the user data Genesys gave the transferer.
+            "user_data": dict(g.user_data) if g is not None else dict(self.transferred_user_data),
             "parent_id": self.parent_id,
             "genesys": self.genesys.view() if self.genesys is not None else None,
             "asterisk": self.asterisk.view() if self.asterisk is not None else None,

@@ -1,7 +1,14 @@
-"""The correlator's calls as JSON-able dicts, so a restarted bridge continues where it stopped."""
+"""The correlator's calls as JSON-able dicts, so a restarted bridge continues where it stopped.
+
+A state is ``{"version", "meta", "calls"}``: ``meta`` is the correlator's small global part (per-DN
+sequences and counters, which DNs expect Genesys, the Asterisk boot time), ``calls`` maps a call id
+to ``dump_call`` of it. A full state is written at takeover; after each event only the calls that
+changed go out (``changes``), and ``merge_state`` folds them into the full one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -30,6 +37,26 @@ def dump_call(call: Call) -> dict[str, Any]:
         side["legs"] = [dict(_plain(leg), role=leg.role.value) for leg in call.asterisk.legs.values()]
         data["asterisk"] = side
     return data
+
+
+STATE_VERSION = 2
+
+
+def full_state(calls: Iterable[Call], meta: dict[str, Any]) -> dict[str, Any]:
+    return {"version": STATE_VERSION, "meta": meta, "calls": {call.id: dump_call(call) for call in calls}}
+
+
+def changes(changed: Mapping[str, Call | None], meta: dict[str, Any]) -> dict[str, Any]:
+    """The calls that changed, as they are now (``None``: removed)."""
+    calls = {cid: (dump_call(call) if call is not None else None) for cid, call in changed.items()}
+    return {"version": STATE_VERSION, "meta": meta, "calls": calls}
+
+
+def load_state(state: Mapping[str, Any]) -> tuple[list[Call], dict[str, Any]] | None:
+    """The calls and meta of a state this version wrote; ``None`` for any other version."""
+    if state.get("version") != STATE_VERSION:
+        return None
+    return [load_call(data) for data in state["calls"].values()], dict(state["meta"])
 
 
 def merge_state(full: dict[str, Any] | None, changes: dict[str, Any]) -> dict[str, Any]:

@@ -56,8 +56,15 @@ def _static_contact(s: GatewaySettings, dn: str) -> str:
     if dn not in s.phone_dns:
         return ""
     return _lines(
-        f"contact=sip:{dn}@{s.phone_address(dn)}:{LAB_PHONE_PORT}  ; lab sipp phone (and a browser)"
+        f"contact=sip:{dn}@{s.phone_address(dn)}:{LAB_PHONE_PORT}  ; lab phone"
     )
+
+
+def _phone_media(s: GatewaySettings, dn: str) -> str:
+    """A lab phone is a desk phone (plain RTP/AVP, G.711), not a browser."""
+    if dn not in s.phone_dns:
+        return ""
+    return _lines("webrtc=no  ; lab phone: plain RTP, G.711", "allow=!opus")
 
 
 def render(settings: GatewaySettings) -> dict[str, str]:
@@ -77,6 +84,7 @@ def render(settings: GatewaySettings) -> dict[str, str]:
                 "password": s.password(dn),
                 "registrar": s.registrar,
                 "static_contact": _static_contact(s, dn),
+                "phone_media": _phone_media(s, dn),
             },
         )
         for dn in s.dns

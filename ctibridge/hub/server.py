@@ -5,8 +5,8 @@ Wiring (by the web room)::
     hub = Hub(store, authenticate=check_hello, origin_allowed=origins.__contains__,
               on_action=actions.run, sip_credentials=phone_login_of_dn)
     app.router.add_get("/ws", hub.handle)
-    # owner: after ``await store.append(batch)``, ``hub.publish(batch)`` for each batch
-    # every instance (followers, and the owner too if it likes): ``await hub.follow(store)`` as a task
+    # every instance, the owner too: ``await hub.follow(store)`` as a task (the store yields a
+    # delta once it is stored); ``hub.publish(batch)`` hands deltas over directly
     # shutdown: ``await hub.aclose()``
 
 Per connection: Origin (4403 ``origin_not_allowed``, closed before any hello is read),
@@ -15,8 +15,8 @@ Per connection: Origin (4403 ``origin_not_allowed``, closed before any hello is 
 among the credential's (4403 ``dn_not_allowed``), then ``sip_credentials`` (when configured), then
 ``snapshot`` or ``resume`` + the missed deltas, then live deltas. The connection is registered
 for live deltas *before* the backlog is read, and each client keeps its last sent ``seq``: a
-delta at or below it is dropped (already in the snapshot or backlog, or published twice: by
-``publish`` and ``follow`` on the owner); one that skips ahead closes the connection with 1012
+delta at or below it is dropped (already in the snapshot or backlog, or handed over
+twice); one that skips ahead closes the connection with 1012
 so the widget resumes with ``since`` (never a silent gap).
 
 Every outgoing frame goes through the client's bounded queue, written by one task per client, so

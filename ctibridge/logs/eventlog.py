@@ -6,7 +6,12 @@ Each line is one record::
 
 ``src`` is ``ami`` | ``gws`` | ``bridge`` | ``widget`` | ``meta``; ``dir`` is ``in`` (received),
 ``out`` (sent) or ``meta`` (a life event of a link: ``{"_link": "lost"}``). For ``gws`` records
-``conn`` is the agent's DN. Recording, replay and the regression tests all use this format; the
+``conn`` is the agent's DN.
+
+Two namespaces: ``in`` records hold what a peer sent, read only as the wire's messages; the
+``_link`` key means a link event only in a ``meta`` record (written by the bridge itself). An AMI
+frame whose headers happen to say ``_link: shutdown`` is therefore just an unknown frame, live and
+on replay alike. Recording, replay and the regression tests all use this format; the
 reader also accepts raw AMI captures (the bytes of an AMI socket) and single GWS message files.
 """
 
@@ -18,9 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ctibridge.core.ami_parse import LINK_KEY, iter_capture, parse_ami
-from ctibridge.core.events import GwsLink, InboundEvent, ParseError
+from ctibridge.core.ami_parse import iter_capture, parse_ami
+from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
+
+# The key of a ``meta`` record's link status: {"_link": "lost"}.
+LINK_KEY = "_link"
 
 # Raw AMI captures carry no time: their messages are spaced this far apart on replay.
 CAPTURE_SPACING = 0.001
@@ -114,15 +122,39 @@ def to_event(record: Record) -> InboundEvent | None:
     msg = record.msg
     if "_parse_error" in msg:
         return ParseError(record.t, "log", str(msg["_parse_error"]), str(msg.get("_line", "")))
+    if record.dir == "meta":
+        return _link_event(record)
+    if record.src == "ami":
+        return parse_ami(msg, record.t)
+    if record.src == "gws":
+        return parse_gws(msg, record.t, dn=record.conn)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def link_record(event: AmiLink | GwsLink) -> tuple[str, str, dict[str, Any]]:
+    """(src, dir, msg) of a link event, the inverse of ``to_event``; the caller adds t and conn
+    (the DN)."""
+    if isinstance(event, AmiLink):
+        uptime = {} if event.uptime is None else {"uptime": event.uptime}
+        return "ami", "meta", {LINK_KEY: event.status, **uptime}
+    return "gws", "meta", {LINK_KEY: event.status, "detail": event.detail}
+
+
+def _link_event(record: Record) -> AmiLink | GwsLink | None:
+    msg = record.msg
     if record.src == "ami":
         if "_meta" in msg:
             text = str(msg["_meta"])
-            status = _LAB_META.get(text, "lost" if "closed" in text else text)
-            return parse_ami({LINK_KEY: status}, record.t)
-        return parse_ami(msg, record.t)
+            return AmiLink(record.t, _LAB_META.get(text, "lost" if "closed" in text else text))
+        return AmiLink(record.t, str(msg.get(LINK_KEY, "")), _number(msg.get("uptime")))
     if record.src == "gws":
-        if record.dir == "meta" or LINK_KEY in msg:
-            return GwsLink(record.t, record.conn or str(msg.get("dn", "")), str(msg.get(LINK_KEY, "")),
-                           str(msg.get("detail", "")))
-        return parse_gws(msg, record.t, dn=record.conn)
+        return GwsLink(record.t, record.conn or str(msg.get("dn", "")), str(msg.get(LINK_KEY, "")),
+                       str(msg.get("detail", "")))
     return None

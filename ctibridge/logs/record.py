@@ -17,8 +17,8 @@ import signal
 from pathlib import Path
 
 from ctibridge.ami.client import AmiClient, AmiSettings
-from ctibridge.core.ami_parse import LINK_KEY, RawMessage
-from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.core.ami_parse import RawMessage
+from ctibridge.logs.eventlog import LINK_KEY, EventLogWriter
 
 # FullyBooted and Shutdown are in the AMI stream itself and parse into AmiLink on replay:
 # a meta record for them would make replay see each twice.

@@ -111,7 +111,7 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
               on_presence=following.presence if settings.gws.follow == "session" else None,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
               rate_burst=rate.burst)
-    pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
+    pipeline = Pipeline(Correlator(correlator_settings(settings)), store, metrics=metrics,
                         clock=clock, log_writer=log_writer)
     role = InstanceRole(store, pipeline, hub, correlator_settings(settings),
                 open_sources or source_factory(settings, clock, log_writer),

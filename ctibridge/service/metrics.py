@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -55,7 +56,9 @@ class Metrics:
 
 
 def _counters(stats: object) -> dict[str, int]:
-    return {name: value for name, value in vars(stats).items() if type(value) is int}  # not the flags
+    """The int fields of a stats dataclass (slotted or not); flags and per-reason maps are left out."""
+    values = {f.name: getattr(stats, f.name) for f in dataclasses.fields(stats)}  # type: ignore[arg-type]
+    return {name: value for name, value in values.items() if type(value) is int}
 
 
 class _CountsByLabel(Collector):

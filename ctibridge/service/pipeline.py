@@ -1,8 +1,11 @@
-"""The live pipeline: adapters' raw messages in, ordered deltas out to the store and the widgets.
+"""The live pipeline: adapters' raw messages in, ordered deltas out to the store.
 
 Adapters call ``feed_*`` from their callbacks; those only enqueue (adapters never wait for Redis or
 a widget). One task consumes the queue, so the correlator sees both sources on one timeline, in
-arrival order, and every DN's deltas reach the store and the hub in sequence order. Ticks (grace
+arrival order, and every DN's deltas reach the store in sequence order. The pipeline does not wait
+for the store (``submit``: the Redis store commits many batches in one round trip), and it does
+not publish: widgets get a delta from the store's subscription (``hub.follow``) once it is
+stored, so no widget ever sees a delta a successor owner would not find. Ticks (grace
 periods) go through the same queue. Repairs the correlator asks for are handed to ``on_repair``
 as tasks, so a slow AMI action never stalls the stream. ``correlator`` is replaced on a takeover
 (restored from the store), so others reach it through the pipeline.
@@ -13,26 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from ctibridge.core.ami_parse import LINK_KEY, parse_ami
+from ctibridge.core.ami_parse import parse_ami
 from ctibridge.core.correlator import Correlator, Repair
 from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
-from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter, link_record
 from ctibridge.service.metrics import Metrics
 from ctibridge.store.port import StateStore
 
 log = logging.getLogger("ctibridge.service.pipeline")
 
 SUB_STATES = frozenset({"booted", "resync_begin", "resync_end"})  # steps of a connected AMI link
-
-
-class HubPort(Protocol):
-    def publish(self, deltas: Iterable[Delta]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,6 @@ class Pipeline:
         self,
         correlator: Correlator,
         store: StateStore,
-        hub: HubPort,
         *,
         metrics: Metrics,
         clock: Callable[[], float],
@@ -64,7 +62,7 @@ class Pipeline:
         on_repair: Callable[[Repair], Coroutine[Any, Any, None]] | None = None,
         tick_interval_s: float = 0.25,
     ) -> None:
-        self.correlator, self.store, self.hub = correlator, store, hub
+        self.correlator, self.store = correlator, store
         self.metrics, self.clock, self.log_writer = metrics, clock, log_writer
         self.on_repair = on_repair
         self.tick_interval_s = tick_interval_s
@@ -127,9 +125,8 @@ class Pipeline:
         # a call can change without a delta (e.g. a channel's variables), so check every time.
         changes = self.correlator.export_changes()
         if deltas or changes["calls"]:
-            await self.store.append(deltas, core_changes=changes)
+            self.store.submit(deltas, core_changes=changes)
         if deltas:
-            self.hub.publish(deltas)
             self.metrics.deltas_out.inc(len(deltas))
             for delta in deltas:
                 if self.log_writer is not None:
@@ -148,7 +145,7 @@ class Pipeline:
             if item.status not in SUB_STATES:
                 self.links[link] = item.status
             if self.log_writer is not None:
-                self.log_writer.write(*_link_record(item), item.t, conn)
+                self.log_writer.write(*link_record(item), item.t, conn)
             return item
         if self.log_writer is not None:
             self.log_writer.write(item.src, "in", item.raw, item.t, item.conn)
@@ -168,13 +165,4 @@ class Pipeline:
         task = asyncio.create_task(self.on_repair(repair))
         self._repairs.add(task)
         task.add_done_callback(self._repairs.discard)
-
-
-def _link_record(item: AmiLink | GwsLink) -> tuple[str, str, dict[str, Any]]:
-    """(src, dir, msg) of a link event, in the shape ``eventlog.to_event`` reads back; the caller
-    adds t and conn (the DN)."""
-    if isinstance(item, AmiLink):
-        uptime = {} if item.uptime is None else {"uptime": item.uptime}
-        return "ami", "meta", {LINK_KEY: item.status, **uptime}
-    return "gws", "meta", {LINK_KEY: item.status, "detail": item.detail}
 

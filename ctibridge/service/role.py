@@ -71,7 +71,7 @@ class InstanceRole:
 
     async def run(self) -> None:
         """Until cancelled: follow the store, and own the sources while the lease says so."""
-        # Every instance follows; on the owner the hub drops what the pipeline already published.
+        # Every instance follows: widgets get a delta from the store once it is stored, owner or not.
         follow = asyncio.create_task(self.hub.follow(self.store))
         try:
             async for owner in ownership_changes(self.store, self.instance_id,

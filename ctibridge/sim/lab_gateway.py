@@ -1,10 +1,11 @@
 """The real Asterisk 22 sandbox as the demo's Asterisk side: sipp plays the Genesys SIP Server and
 the agents' phones, and the GWS simulator reports what SIP Server would report about those calls.
 
-``lab_gateway(workdir)`` starts Asterisk (lab profile, DNs 5001-5004; 5003 and 5004 have sipp
-phones) and a sipp registrar for its DN registrations; ``GenesysMirror`` turns the gateway's AMI
-events into GWS messages (the trunk's CALLUUID is the GWS call id, as with real GWS);
-``play_lab_flows`` loops over inbound, hold, abandoned and outbound calls made by sipp.
+``lab_gateway(workdir)`` starts the lab registrar (kamailio, ``sim.sipserver.registrar``) and
+Asterisk (lab profile, DNs 5001-5004; 5003 and 5004 have sipp phones); ``GenesysMirror`` turns
+the gateway's AMI events into GWS messages (the trunk's CALLUUID is the GWS call id, as with real
+GWS); ``play_lab_flows`` loops over inbound, hold, abandoned and outbound calls made by sipp.
+(``sim.sipserver.lab`` is the lab that acts on GWS operations; the demo moves to it later.)
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from ctibridge.gateway.settings import GatewaySettings
 from ctibridge.sim.gws import GwsSimulator
 from ctibridge.sim.gws.calls import new_call_uuid
 from ctibridge.sim.sipp import Sipp, SippCall
+from ctibridge.sim.sipserver.registrar import Registrar
+from ctibridge.sim.sipserver.registrar import available as registrar_available
 
 log = logging.getLogger("ctibridge.sim.lab_gateway")
 
@@ -38,7 +41,8 @@ TRUNK = "genesys"
 
 def available() -> bool:
     """The sandbox is built, sipp is installed, and this process may chroot (root)."""
-    return is_built(default_root()) and shutil.which("sipp") is not None and os.geteuid() == 0
+    return (is_built(default_root()) and shutil.which("sipp") is not None and registrar_available()
+            and os.geteuid() == 0)
 
 
 @dataclass
@@ -64,19 +68,25 @@ async def lab_gateway(workdir: Path) -> AsyncIterator[LabGateway]:
             "ami_secret": secrets.token_hex(12),
         }
     )
+    registrar = Registrar(workdir / "registrar", settings.genesys_host, settings.registrar_port)
+    await registrar.start()  # before Asterisk: its first REGISTERs are answered
     sandbox = AsteriskSandbox(default_root(), workdir / "asterisk")
-    await sandbox.start(render(settings))
+    try:
+        await sandbox.start(render(settings))
+    except BaseException:
+        await registrar.stop()
+        raise
     sipp = Sipp(
         workdir / "sipp",
         phones={dn: settings.phone_address(dn) for dn in settings.phone_dns},
         passwords={dn: settings.password(dn) for dn in settings.phone_dns},
     )
     try:
-        await sipp.genesys_registrar(port=settings.registrar_port)  # until close: REGISTERs are re-sent
         yield LabGateway(sandbox, settings, sipp)
     finally:
         await sipp.close()
         await sandbox.stop()
+        await registrar.stop()
 
 
 @dataclass

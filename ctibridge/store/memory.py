@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from ctibridge.core.deltas import Delta
 from ctibridge.core.snapshot import merge_state
-from ctibridge.store.port import DnState, StateStore, StoreStats, Subscription
+from ctibridge.store.port import STORED, DnState, StateStore, StoreStats, Subscription
 
 DEFAULT_LOG_LENGTH = 1000
 
@@ -59,14 +59,16 @@ class MemoryStore(StateStore):
         ``core_changes`` is merged into the core state (O(changed calls))."""
         fresh = [d for d in deltas if self.dn(d.dn).apply(d)]
         if core_changes is not None:
-            # ``append`` owns the change set (export_changes builds it afresh): no copy needed.
+            # the caller hands over the change set (export_changes builds it afresh): no copy needed.
             self.core_state = merge_state(self.core_state, core_changes)
         return fresh
 
-    async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:
+    def submit(self, deltas: Sequence[Delta], *,
+               core_changes: dict[str, Any] | None = None) -> Awaitable[None]:
         for delta in self.apply(deltas, core_changes):
             for queue in self._subscribers:
                 queue.put_nowait(delta)
+        return STORED
 
     async def snapshot(self, dn: str) -> tuple[int, list[dict[str, Any]]]:
         state = self.dns.get(dn)

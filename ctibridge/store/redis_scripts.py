@@ -3,20 +3,22 @@
 ARGV[1] is always the key prefix.
 """
 
-# ARGV: prefix, the writer's epoch (must still be Redis's), log length, then the core state part:
+# ARGV: prefix, the writer's epoch (must still be Redis's), the writer's fencing token (must still
+# be Redis's: a stale owner that wakes up cannot write), log length, then the core state part:
 # mode ("" = untouched, "merge", "replace"), meta JSON, count n, then n pairs call id, call JSON
 # ("" = removed; "replace" drops every stored call first); then per delta: dn, seq, call id, op,
-# frame. Deltas at or below the DN's seq are skipped.
+# frame. Deltas at or below the DN's seq are skipped. One call carries a whole group commit.
 APPEND = """
 local p = ARGV[1]
 if redis.call('GET', p .. ':epoch') ~= ARGV[2] then return redis.error_reply('EPOCH changed') end
-local maxlen = tonumber(ARGV[3])
-local mode = ARGV[4]
-local first = 7 + 2 * tonumber(ARGV[6])
-local applied = 0
+if (redis.call('GET', p .. ':token') or '') ~= ARGV[3] then return redis.error_reply('FENCED') end
+local maxlen = tonumber(ARGV[4])
+local mode = ARGV[5]
+local first = 8 + 2 * tonumber(ARGV[7])
+local seqs, applied = {}, 0
 for i = first, #ARGV, 5 do
   local dn, seq, id, op, frame = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local cur = tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
+  local cur = seqs[dn] or tonumber(redis.call('HGET', p .. ':seq', dn) or '0')
   if seq > cur then
     local log, calls = p .. ':log:' .. dn, p .. ':calls:' .. dn
     if seq > cur + 1 then redis.call('DEL', log) end
@@ -26,17 +28,20 @@ for i = first, #ARGV, 5 do
       redis.call('HSET', calls, id, frame)
     end
     redis.call('RPUSH', log, frame)
-    redis.call('LTRIM', log, -maxlen, -1)
-    redis.call('HSET', p .. ':seq', dn, seq)
     redis.call('PUBLISH', p .. ':deltas', frame)
+    seqs[dn] = seq
     applied = applied + 1
   end
+end
+for dn, seq in pairs(seqs) do
+  redis.call('LTRIM', p .. ':log:' .. dn, -maxlen, -1)
+  redis.call('HSET', p .. ':seq', dn, seq)
 end
 if mode ~= '' then
   local calls = p .. ':core:calls'
   if mode == 'replace' then redis.call('DEL', calls) end
-  redis.call('SET', p .. ':core:meta', ARGV[5])
-  for i = 7, first - 1, 2 do
+  redis.call('SET', p .. ':core:meta', ARGV[6])
+  for i = 8, first - 1, 2 do
     if ARGV[i + 1] == '' then
       redis.call('HDEL', calls, ARGV[i])
     else
@@ -92,17 +97,32 @@ for i = 1, #seqs, 2 do
   local dn = seqs[i]
   table.insert(out, dn)
   table.insert(out, redis.call('LRANGE', p .. ':log:' .. dn, 0, -1))
-  table.insert(out, redis.call('HVALS', p .. ':calls:' .. dn))
+  table.insert(out, redis.call('HGETALL', p .. ':calls:' .. dn))
   table.insert(out, seqs[i + 1])
 end
 return out
 """
 
+# The lease, with a fencing token: a new holder gets "<n>:<instance>" (n counts every acquisition,
+# so it never repeats while Redis keeps its data, and the instance part keeps two instances apart
+# after Redis lost it). APPEND refuses any other token. ARGV: prefix, instance id, TTL in ms.
+# Returns {token, epoch}: {"", ""} when another instance holds the lease.
 LEASE = """
-local cur = redis.call('GET', KEYS[1])
-if cur == false then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-return 0
+local p = ARGV[1]
+local owner = p .. ':owner'
+local cur = redis.call('GET', owner)
+local token
+if cur == false then
+  token = redis.call('INCR', p .. ':fence') .. ':' .. ARGV[2]
+  redis.call('SET', p .. ':token', token)
+  redis.call('SET', owner, ARGV[2], 'PX', ARGV[3])
+elseif cur == ARGV[2] then
+  redis.call('PEXPIRE', owner, ARGV[3])
+  token = redis.call('GET', p .. ':token') or ''
+else
+  return {'', ''}
+end
+return {token, redis.call('GET', p .. ':epoch') or ''}
 """
 
 RELEASE = """

@@ -10,32 +10,29 @@ Layout under ``prefix`` (default ``ctibridge``):
 ``{p}:core:meta``      string   the correlator's state without its calls: ``{"version", "meta"}``
 ``{p}:core:calls``     hash     call id -> JSON of that call (the ``calls`` of ``export_state()``)
 ``{p}:owner``          string   instance id of the owner, with a TTL (the lease)
+``{p}:fence``          integer  lease acquisitions so far
+``{p}:token``          string   the owner's fencing token, ``<fence>:<instance id>``
 ``{p}:deltas``         pub/sub  every applied frame, for followers
 =====================  =======  ==========================================================
 
-A batch is applied by one Lua script (``redis_scripts.APPEND``: atomic, idempotent per seq,
-publishes what it applied), together with its core state changes: the meta is rewritten and only
-the changed calls are set or deleted, so a batch costs O(changed calls), not O(live calls).
+A group of batches is applied by one Lua script (``redis_scripts.APPEND``: atomic, idempotent per
+seq, refused without the current fencing token, publishes what it applied), together with its core
+state changes: the meta is rewritten and only the changed calls are set or deleted, so a group
+costs O(changed calls), not O(live calls).
 
-The writer (the instance that appends: the owner) keeps a ``MemoryStore`` mirror and serves its
-own reads from it. When Redis fails, the writer keeps running on the mirror (``stats``
-says so), queues the deltas Redis has not acknowledged, and a catch-up task writes them in order
-once Redis answers again; if Redis came back empty (no epoch) it is re-seeded from the mirror
-under the same epoch, so no widget has to re-snapshot. Followers read Redis directly and raise
-``StoreUnavailable`` while it is down.
-
-Known limit: there is no fencing token. If Redis comes back empty after an outage, the old owner
-re-acquires the lease on its next renew, but a follower polling at that instant can win it first.
+The writer (the owner) keeps a ``MemoryStore`` mirror and commits in groups (``redis_writer``);
+this instance's widgets get a delta once Redis has it, from a local queue (no round trip through
+Redis pub/sub), and reads come from the mirror for a DN whose deltas are all in Redis, else from
+Redis. Followers read Redis directly and follow ``{p}:deltas``; all raise ``StoreUnavailable``
+while Redis cannot answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -49,38 +46,19 @@ from ctibridge.core.deltas import Delta
 from ctibridge.store import redis_scripts as scripts
 from ctibridge.store.memory import DEFAULT_LOG_LENGTH, MemoryStore, new_epoch
 from ctibridge.store.port import (
+    STORED,
     StateStore,
     StoreStats,
     StoreUnavailable,
     Subscription,
     contiguous_after,
+    decode_frame,
 )
+from ctibridge.store.redis_writer import Fenced, Writer, dumps
 
 log = logging.getLogger(__name__)
 
 _DOWN = (RedisError, OSError, asyncio.TimeoutError)
-
-def _delta(frame: str) -> Delta:
-    return Delta.from_message(json.loads(frame))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-_NO_CORE = ["", "", "0"]  # APPEND's core part when the batch leaves the core state alone
-
-
-def _core_args(mode: str, state: dict[str, Any], calls: dict[str, Any]) -> list[str]:
-    """APPEND's core part: ``state``'s version and meta, and ``calls`` (id -> call, None = removed)."""
-    args = [mode, _json({"version": state.get("version"), "meta": state.get("meta")}), str(len(calls))]
-    for cid, call in calls.items():
-        args += [cid, "" if call is None else _json(call)]
-    return args
-
-
-def _full_core_args(state: dict[str, Any] | None) -> list[str]:
-    return _NO_CORE if state is None else _core_args("replace", state, state["calls"])
 
 
 def _core_from(meta: str, calls: Sequence[str] | dict[str, str]) -> dict[str, Any] | None:
@@ -93,23 +71,30 @@ def _core_from(meta: str, calls: Sequence[str] | dict[str, str]) -> dict[str, An
     return state
 
 
+def _fence(token: str) -> int:
+    """The acquisition count of a fencing token (``<n>:<instance id>``)."""
+    count, _, _ = token.partition(":")
+    return int(count) if count.isdigit() else 0
+
+
 class RedisStore(StateStore):
+    down_errors = _DOWN
+
     def __init__(self, url: str, *, prefix: str = "ctibridge", log_length: int = DEFAULT_LOG_LENGTH,
                  owner_ttl: float = defaults.OWNERSHIP_TTL_S, socket_timeout: float = 1.0,
                  pending_limit: int = 100_000,
-                 retry_interval: float = 0.2, replay_chunk: int = 500) -> None:
+                 retry_interval: float = 0.2) -> None:
         self.url = url
         self.prefix = prefix
         self.log_length = log_length
         self.owner_ttl = owner_ttl
         self.pending_limit = pending_limit
         self.retry_interval = retry_interval
-        self.replay_chunk = replay_chunk  # deltas per script call when catching up: Redis stays responsive
         self.stats = StoreStats()
         self.redis: Redis = Redis.from_url(
             url, protocol=2, decode_responses=True, socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout, retry=Retry(NoBackoff(), 0))
-        self._append = self.redis.register_script(scripts.APPEND)
+        self.append_script = self.redis.register_script(scripts.APPEND)
         self._snapshot = self.redis.register_script(scripts.SNAPSHOT)
         self._since = self.redis.register_script(scripts.SINCE)
         self._dump = self.redis.register_script(scripts.DUMP)
@@ -118,17 +103,17 @@ class RedisStore(StateStore):
         self._release = self.redis.register_script(scripts.RELEASE)
         self._epoch = ""
         self._owner: str | None = None
-        # writer side
-        self._mirror: MemoryStore | None = None
-        self._write_lock = asyncio.Lock()  # batches reach Redis in order
-        self._pending: deque[Delta] = deque()  # applied to the mirror, not acknowledged by Redis
-        self._reseed = False  # Redis must be rewritten from the mirror (lost data / queue overflow)
-        self._core_behind = False  # Redis's core state is not the mirror's: next core write is full
-        self._catch_up: asyncio.Task[None] | None = None
+        self._writer: Writer | None = None
+        self._fenced = False  # the writer was refused: say "not owner" once, so the role restarts
+        self._local: set[asyncio.Queue[Delta]] = set()  # this instance's subscribers (writer side)
 
     @property
     def epoch(self) -> str:
-        return self._mirror.epoch if self._mirror is not None else self._epoch
+        return self._writer.mirror.epoch if self._writer is not None else self._epoch
+
+    @property
+    def writing(self) -> bool:
+        return self._writer is not None
 
     @property
     def channel(self) -> str:
@@ -136,18 +121,19 @@ class RedisStore(StateStore):
 
     # ------------------------------------------------------------------ writer
 
-    async def _become_writer(self) -> MemoryStore:
-        """The mirror; loaded from Redis the first time. Redis down then: start empty and rewrite
-        Redis when it returns (an owner never gets here that way: it loads on acquiring)."""
-        if self._mirror is None:
+    async def _become_writer(self, token: str = "", instance: str | None = None) -> Writer:
+        """The writer; its mirror loaded from Redis the first time. Redis down then: start empty
+        and rewrite Redis when it returns (an owner never gets here that way: it loads on acquiring)."""
+        if self._writer is None:
             try:
-                self._mirror = await self._load_mirror()
+                mirror = await self._load_mirror()
+                reseed = False
             except _DOWN:
                 self.stats.redis_failures += 1
-                self._mirror = MemoryStore(log_length=self.log_length)
-                self._reseed = True
-                self._start_catch_up()
-        return self._mirror
+                mirror, reseed = MemoryStore(log_length=self.log_length), True
+            self._writer = Writer(self, mirror, token=token, instance=instance, on_fenced=self._on_fenced)
+            self._writer.reseed = reseed
+        return self._writer
 
     async def _load_mirror(self) -> MemoryStore:
         dump = await self._dump(args=[self.prefix, new_epoch()])
@@ -155,169 +141,118 @@ class RedisStore(StateStore):
         mirror.core_state = _core_from(dump[1], dump[2])
         for i in range(3, len(dump), 4):
             state = mirror.dn(dump[i])
-            for frame in dump[i + 1]:
-                state.apply(_delta(frame))
-            state.calls = {str(d.call["id"]): d for d in map(_delta, dump[i + 2])}
+            state.log.extend(frame.encode() for frame in dump[i + 1])
+            calls = dump[i + 2]
+            state.calls = {cid: frame.encode() for cid, frame in zip(calls[::2], calls[1::2], strict=True)}
             state.seq = int(dump[i + 3])
         return mirror
 
-    @staticmethod
-    def _args(deltas: Sequence[Delta]) -> list[str]:
-        args: list[str] = []
-        for d in deltas:
-            args += [d.dn, str(d.seq), str(d.call["id"]), d.op.value, d.encode()]
-        return args
+    def submit(self, deltas: Sequence[Delta], *,
+               core_changes: dict[str, Any] | None = None) -> Awaitable[None]:
+        if self._writer is None:
+            # the lease was lost and the pipeline has not stopped yet: a non-owner never writes
+            self.stats.dropped += len(deltas)
+            log.warning("not the owner any more: %d deltas dropped (never shown to a widget)", len(deltas))
+            return STORED
+        return self._writer.submit(deltas, core_changes)
 
     async def append(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None) -> None:
-        await self._write(deltas, core_changes=core_changes)
+        writer = await self._become_writer()
+        await writer.submit(deltas, core_changes)
 
     async def save_core_state(self, state: dict[str, Any]) -> None:
-        await self._write((), replace=state)
+        writer = await self._become_writer()
+        await writer.submit((), replace=state)
 
-    async def _write(self, deltas: Sequence[Delta], *, core_changes: dict[str, Any] | None = None,
-                     replace: dict[str, Any] | None = None) -> None:
-        """One batch to the mirror, then Redis: ``core_changes`` merged (``append``), or
-        ``replace`` (a full state: ``save_core_state``) replacing what is stored."""
-        mirror = await self._become_writer()
-        before = mirror.core_state
-        # a change of version (or nothing stored yet) restarts the state: merge_state's rule
-        full = replace is not None or (core_changes is not None and (
-            before is None or before.get("version") != core_changes.get("version")))
-        fresh = mirror.apply(deltas, core_changes)
-        if replace is not None:
-            mirror.replace_core_state(replace)
-        core = _NO_CORE
-        if core_changes is not None and not full:
-            # the mirror's copies of the changed calls (None: removed), not the caller's dicts
-            merged = mirror.core_state
-            assert merged is not None
-            changed = {cid: merged["calls"].get(cid) for cid in core_changes["calls"]}
-            core = _core_args("merge", merged, changed)
-        touches_core = core_changes is not None or replace is not None
-        async with self._write_lock:
-            if self._catch_up is not None:  # Redis is behind: keep the order, queue behind the rest
-                self._queue(fresh)
-                self._core_behind = self._core_behind or touches_core
-                return
-            if touches_core and (full or self._core_behind):
-                core = _full_core_args(mirror.core_state)  # as of now: later merges only repeat it
-            try:
-                await self._append(args=[self.prefix, mirror.epoch, self.log_length, *core,
-                                         *self._args(fresh)])
-            except _DOWN as err:
-                log.warning("redis write failed, continuing in memory: %s", err)
-                self.stats.redis_failures += 1
-                self._queue(fresh)
-                self._core_behind = self._core_behind or touches_core
-                self._start_catch_up()
-                return
-            if core[0] == "replace":
-                self._core_behind = False
+    def deliver(self, deltas: list[Delta]) -> None:
+        """Stored deltas to this instance's subscribers."""
+        for queue in self._local:
+            for delta in deltas:
+                queue.put_nowait(delta)
 
-    def _queue(self, deltas: list[Delta]) -> None:
-        self._pending.extend(deltas)
-        if len(self._pending) > self.pending_limit:
-            self._pending.clear()  # bounded memory: the mirror has it all, rewrite Redis from it
-            self._reseed = True
-
-    def _start_catch_up(self) -> None:
-        if self._catch_up is None:
-            self.stats.fallback_active = True
-            self._catch_up = asyncio.create_task(self._catch_up_loop(), name="redis-catch-up")
-
-    async def _catch_up_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.retry_interval)
-            async with self._write_lock:  # appends queue behind us meanwhile
-                try:
-                    while self._pending or self._reseed or self._core_behind:
-                        await self._catch_up_step()
-                except _DOWN as err:
-                    log.info("redis still unavailable: %s", err)
-                    continue
-                self._catch_up = None
-                self.stats.fallback_active = False
-                log.info("redis caught up")
-                return
-
-    async def _catch_up_step(self) -> None:
-        assert self._mirror is not None
-        mirror = self._mirror
-        if not self._reseed and await self.redis.get(f"{self.prefix}:epoch") != mirror.epoch:
-            self._reseed = True
-        if self._reseed:
-            await self._reseed_from(mirror)
-            return
-        batch = list(itertools.islice(self._pending, self.replay_chunk))
-        last = len(batch) == len(self._pending)  # the full core state goes with the last deltas
-        await self._append(args=[self.prefix, mirror.epoch, self.log_length,
-                                 *(_full_core_args(mirror.core_state) if last else _NO_CORE),
-                                 *self._args(batch)])
-        for _ in batch:
-            self._pending.popleft()
-        if last:
-            self._core_behind = False
-        self.stats.replayed += len(batch)
-
-    async def _reseed_from(self, mirror: MemoryStore) -> None:
-        """Rewrite Redis from the mirror, same epoch, then publish what followers have missed."""
-        p = self.prefix
-        missed = list(self._pending)
+    async def reseed_from(self, writer: Writer) -> None:
+        """Rewrite Redis from the mirror, same epoch (the mirror holds every delta any widget
+        saw), then publish what followers have missed. Refused when another instance holds the
+        lease or its token (checked in the transaction)."""
+        p, mirror = self.prefix, writer.mirror
+        missed = list(writer.pending)
         async with self.redis.pipeline(transaction=True) as tx:
+            await tx.watch(f"{p}:owner", f"{p}:token")
+            owner, token = await tx.get(f"{p}:owner"), await tx.get(f"{p}:token")
+            if owner not in (None, writer.instance) or token not in (None, writer.token):
+                raise Fenced(f"lease held by {owner!r}")
+            tx.multi()  # type: ignore[no-untyped-call]
             tx.delete(f"{p}:seq")
             for dn, state in mirror.dns.items():
                 tx.delete(f"{p}:calls:{dn}", f"{p}:log:{dn}")
                 tx.hset(f"{p}:seq", dn, state.seq)
                 if state.calls:
-                    tx.hset(f"{p}:calls:{dn}", mapping={k: d.encode() for k, d in state.calls.items()})
+                    tx.hset(f"{p}:calls:{dn}", mapping={cid: f for cid, f in state.calls.items()})
                 if state.log:
-                    tx.rpush(f"{p}:log:{dn}", *(d.encode() for d in state.log))
+                    tx.rpush(f"{p}:log:{dn}", *state.log)
             tx.delete(f"{p}:core:meta", f"{p}:core:calls")
             if mirror.core_state is not None:
                 core = mirror.core_state
-                tx.set(f"{p}:core:meta", _json({"version": core.get("version"), "meta": core.get("meta")}))
+                tx.set(f"{p}:core:meta", dumps({"version": core.get("version"), "meta": core.get("meta")}))
                 if core["calls"]:
-                    tx.hset(f"{p}:core:calls", mapping={cid: _json(c) for cid, c in core["calls"].items()})
+                    tx.hset(f"{p}:core:calls", mapping={cid: dumps(c) for cid, c in core["calls"].items()})
             tx.set(f"{p}:epoch", mirror.epoch)
             for d in missed:
                 tx.publish(self.channel, d.encode())
-            if self._owner is not None:
-                tx.set(f"{p}:owner", self._owner, px=int(self.owner_ttl * 1000))
+            if writer.token:
+                tx.set(f"{p}:token", writer.token)
+            if writer.instance is not None:
+                tx.set(f"{p}:owner", writer.instance, px=int(self.owner_ttl * 1000))
             await tx.execute()
-        self._reseed = False
-        self._core_behind = False
-        self._pending.clear()
+        writer.reseed = writer.core_touched = writer.core_full = False
+        writer.core_dirty = set()
+        writer.committed = {dn: state.seq for dn, state in mirror.dns.items()}
         self.stats.reseeds += 1
         self.stats.replayed += len(missed)
+        writer.stored(missed)
+
+    def _on_fenced(self) -> None:
+        self._fenced = True
+        writer, self._writer, self._owner = self._writer, None, None
+        if writer is not None:
+            self._epoch = writer.mirror.epoch
 
     # ------------------------------------------------------------------ readers
 
     async def snapshot(self, dn: str) -> tuple[int, list[dict[str, Any]]]:
-        if self._mirror is not None:
-            return await self._mirror.snapshot(dn)
+        writer = self._writer
+        if writer is not None and writer.settled(dn):
+            return await writer.mirror.snapshot(dn)
         try:
             epoch, seq, frames = await self._snapshot(args=[self.prefix, new_epoch(), dn])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
-        self._epoch = epoch
+        self._read_epoch(epoch)
         return int(seq), [json.loads(f)["call"] for f in frames]
 
     async def since(self, dn: str, seq: int) -> list[Delta] | None:
-        if self._mirror is not None:
-            return await self._mirror.since(dn, seq)
+        writer = self._writer
+        if writer is not None and writer.settled(dn):
+            return await writer.mirror.since(dn, seq)
         try:
             epoch, cur, frames = await self._since(args=[self.prefix, new_epoch(), dn, seq])
         except _DOWN as err:
             raise StoreUnavailable(str(err)) from err
-        self._epoch = epoch
+        self._read_epoch(epoch)
         if seq > int(cur):
             return None
-        deltas = [_delta(f) for f in frames]
+        deltas = [decode_frame(f) for f in frames]
         return deltas if len(deltas) == int(cur) - seq and contiguous_after(seq, deltas) else None
 
+    def _read_epoch(self, epoch: str) -> None:
+        """A writer reading Redis must find its own stream there (not yet rewritten: wait)."""
+        if self._writer is not None and epoch != self._writer.mirror.epoch:
+            raise StoreUnavailable("redis is being rewritten from the owner's memory")
+        self._epoch = epoch
+
     async def load_core_state(self) -> dict[str, Any] | None:
-        if self._mirror is not None:
-            return await self._mirror.load_core_state()
+        if self._writer is not None:
+            return await self._writer.mirror.load_core_state()
         try:
             meta, calls = await self._load_core(args=[self.prefix])
         except _DOWN as err:
@@ -325,35 +260,60 @@ class RedisStore(StateStore):
         return _core_from(meta, calls)
 
     def subscribe(self) -> Subscription:
-        return _PubSubSubscription(self)
+        return _Subscription(self)
 
     # ------------------------------------------------------------------ ownership
 
     async def acquire_ownership(self, instance_id: str) -> bool:
+        if self._fenced:  # refused a write: this tenure is over, whatever the lease says now
+            self._fenced = False
+            return False
         try:
-            held = bool(await self._lease(keys=[f"{self.prefix}:owner"],
-                                          args=[instance_id, int(self.owner_ttl * 1000)]))
+            token, epoch = await self._lease(args=[self.prefix, instance_id, int(self.owner_ttl * 1000)])
         except _DOWN as err:
             self.stats.redis_failures += 1
             # Nobody can take the lease while Redis is down: an owner keeps running (fallback).
             log.warning("redis lease check failed: %s", err)
             return self._owner == instance_id
-        if held and self._owner != instance_id:
-            if self._mirror is None:
-                try:
-                    self._mirror = await self._load_mirror()
-                except _DOWN:  # not owner until we have its state; the next renew tries again
-                    self.stats.redis_failures += 1
+        writer = self._writer
+        if not token:
+            if self._owner == instance_id:
+                await self._stop_writing()
+            return False
+        if self._owner == instance_id and writer is not None:
+            if token != writer.token:
+                # The lease lapsed (e.g. Redis stalled) and was taken again. Our stream goes on
+                # only if nobody else held it meanwhile, or Redis lost the stream anyway.
+                if _fence(token) != _fence(writer.token) + 1 and epoch == writer.mirror.epoch:
+                    log.warning("%s: the lease was held by another instance meanwhile", instance_id)
+                    await self._stop_writing()
                     return False
-            self._owner = instance_id
-        elif not held and self._owner == instance_id:
-            await self._stop_writing()
-        return held
+                writer.token = token
+            return True
+        if writer is None:
+            try:
+                self._writer = Writer(self, await self._load_mirror(), token=token, instance=instance_id,
+                                      on_fenced=self._on_fenced)
+            except _DOWN:  # not owner until we have its state; the next renew tries again
+                self.stats.redis_failures += 1
+                return False
+        else:
+            writer.token, writer.instance = token, instance_id
+        self._owner = instance_id
+        return True
 
     async def renew(self, instance_id: str) -> bool:
         return await self.acquire_ownership(instance_id)
 
     async def release(self, instance_id: str) -> None:
+        """Give the lease up; what is still queued goes to Redis first (bounded by the TTL), so a
+        successor takes over at once with every delta any widget saw."""
+        if self._owner == instance_id and self._writer is not None:
+            try:
+                async with asyncio.timeout(self.owner_ttl):
+                    await self._writer.drain()
+            except TimeoutError:
+                log.warning("redis did not take the last deltas before the lease was released")
         try:
             await self._release(keys=[f"{self.prefix}:owner"], args=[instance_id])
         except _DOWN as err:
@@ -362,36 +322,32 @@ class RedisStore(StateStore):
             await self._stop_writing()
 
     async def _stop_writing(self) -> None:
-        """Another instance owns the stream now: drop the mirror and read Redis again."""
-        self._owner = None
-        if self._catch_up is not None:
-            self._catch_up.cancel()
-            await asyncio.gather(self._catch_up, return_exceptions=True)
-            self._catch_up = None
-            self.stats.fallback_active = False
-        self._pending.clear()
-        self._reseed = False
-        self._core_behind = False
-        if self._mirror is not None:
-            self._epoch = self._mirror.epoch
-            self._mirror = None
+        """Another instance owns the stream now: drop the mirror and read Redis again. What was not
+        stored yet was never shown to a widget, so dropping it loses nothing anyone saw."""
+        writer, self._writer, self._owner = self._writer, None, None
+        if writer is not None:
+            await writer.stop()
+            self._epoch = writer.mirror.epoch
 
     async def aclose(self) -> None:
         await self._stop_writing()
         await self.redis.aclose()
 
 
-class _PubSubSubscription(Subscription):
-    """Follows ``{p}:deltas``; resubscribes after a Redis outage (the hub closes the clients of a
-    DN whose sequence then shows a gap, and they resume from the store)."""
+class _Subscription(Subscription):
+    """This instance's writer delivers its stored deltas locally; otherwise ``{p}:deltas`` is
+    followed, resubscribing after a Redis outage (the hub closes the clients of a DN whose
+    sequence then shows a gap, and they resume from the store)."""
 
     def __init__(self, store: RedisStore) -> None:
         self._store = store
+        self._queue: asyncio.Queue[Delta] = asyncio.Queue()
+        store._local.add(self._queue)  # listening from the call on
         self._pubsub: PubSub | None = None
         self._closed = False
 
     async def ready(self) -> None:
-        while self._pubsub is None:
+        while self._pubsub is None and not self._store.writing:
             pubsub = self._store.redis.pubsub()
             try:
                 await pubsub.subscribe(self._store.channel)
@@ -406,21 +362,33 @@ class _PubSubSubscription(Subscription):
 
     async def __anext__(self) -> Delta:
         while not self._closed:
+            if not self._queue.empty():
+                return self._queue.get_nowait()
+            if self._store.writing:
+                await self._drop_pubsub()  # the writer's own deltas come from the queue
+                try:
+                    return await asyncio.wait_for(self._queue.get(), 1.0)
+                except TimeoutError:
+                    continue  # look again: this instance may have stopped writing
             await self.ready()
-            assert self._pubsub is not None
+            if self._pubsub is None:
+                continue
             try:
                 msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except _DOWN as err:
                 log.info("redis subscription lost, resubscribing: %s", err)
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-                self._pubsub = None
+                await self._drop_pubsub()
                 continue
             if msg is not None and msg["type"] == "message":
-                return _delta(msg["data"])
+                return decode_frame(msg["data"])
         raise StopAsyncIteration
 
-    async def aclose(self) -> None:
-        self._closed = True
+    async def _drop_pubsub(self) -> None:
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._store._local.discard(self._queue)
+        await self._drop_pubsub()

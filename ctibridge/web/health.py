@@ -17,6 +17,7 @@ class AmiHealth(BaseModel):
     link: str  # connected | lost | shutdown | not_owner | starting
     ready: bool  # logged in and resynchronised
     registrations: dict[str, str]  # DN -> outbound registration state toward Genesys
+    registered: bool  # every DN whose state is known is Registered (Rejected, Unregistered: not ok)
 
 
 class GwsSessionHealth(BaseModel):
@@ -63,17 +64,19 @@ async def health(components: Components, settings: Settings) -> Health:
     ami = role.sources.ami
     if ami is None:
         ami_health = AmiHealth(link="not_owner" if not role.owner else "starting", ready=False,
-                               registrations={})
+                               registrations={}, registered=False)
     else:
+        registrations = ami.registrations()
         ami_health = AmiHealth(link=components.pipeline.links.get("ami", "starting"), ready=ami.ready,
-                               registrations=ami.registrations())
+                               registrations=registrations,
+                               registered=all(state == "Registered" for state in registrations.values()))
     gws = role.sources.gws
     sessions = [GwsSessionHealth(username=s.username, dn=s.dn, status=s.status, detail=s.detail)
                 for s in (gws.status() if gws is not None else [])]
     store = StoreHealth(kind=settings.store.kind, ok=await _store_ok(components),
                         fallback_active=stats.fallback_active, failures=stats.redis_failures)
     healthy = store.ok and (not role.owner or (
-        ami_health.ready and all(s.status == "connected" for s in sessions)))
+        ami_health.ready and ami_health.registered and all(s.status == "connected" for s in sessions)))
     return Health(status="ok" if healthy else "degraded", ami=ami_health, gws=sessions, store=store,
                   ownership=OwnershipHealth(instance_id=role.instance_id, owner=role.owner),
                   clients=components.hub.clients_count())

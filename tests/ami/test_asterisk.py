@@ -176,6 +176,33 @@ async def test_hold_then_retrieve(session: Session, sipp: Sipp) -> None:
     await ended_cleanly(genesys, phone)
 
 
+async def test_held_and_retrieved_then_the_customer_hangs_up(session: Session, sipp: Sipp) -> None:
+    """Regression log: the hang-up (HangupRequest, BridgeLeave of both legs, Hangup) of a call the
+    bridge held by Redirect and brought back by Bridge must not show it held again."""
+    phone = await sipp.phone_answer(AGENT)
+    genesys = await sipp.genesys_call(AGENT, call_uuid(), flow="talk", pause_ms=4000)
+    dial = await session.event("DialEnd", DialStatus="ANSWER")
+    trunk, agent = str(dial["Channel"]), str(dial["DestChannel"])
+    await session.event("BridgeEnter", Channel=agent)
+    await session.ops.hold(trunk, agent)
+    await session.ops.retrieve(trunk, agent)
+    await session.event("HangupRequest", Channel=trunk)  # Genesys' BYE: the customer leaves
+    await session.event("Hangup", Channel=agent)
+    await ended_cleanly(genesys, phone)
+
+
+async def test_held_in_the_bridge_then_hung_up(session: Session, sipp: Sipp) -> None:
+    """Regression log: the customer's own hold (re-INVITE sendonly, held inside the Asterisk
+    bridge) and retrieve, then the customer hangs up."""
+    phone = await sipp.phone_answer(AGENT)
+    genesys = await sipp.genesys_call(AGENT, call_uuid(), flow="hold", pause_ms=500)
+    dial = await session.event("DialEnd", DialStatus="ANSWER")
+    agent = str(dial["DestChannel"])
+    await session.event("Hold", Channel=str(dial["Channel"]))
+    await session.event("Hangup", Channel=agent)
+    await ended_cleanly(genesys, phone)
+
+
 async def test_customer_leaving_while_held_releases_the_agent(session: Session, sipp: Sipp) -> None:
     phone = await sipp.phone_answer(AGENT)
     genesys, trunk, agent, _ = await session.call(sipp)

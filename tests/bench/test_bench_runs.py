@@ -22,6 +22,7 @@ EXPECTED = {
     "actions": ("actions.hold_share_in_process", "actions.hold_widget_round_trip"),
     "identity": ("identity.hmac_verify", "identity.jwt_verify", "identity.session_verify_cold",
                  "identity.session_verify_cached"),
+    "one_dn": ("per event, first 1,000 calls", "per event, last 1,000 of"),
 }
 NEEDS_REDIS = {"throughput", "latency"}
 

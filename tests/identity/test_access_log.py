@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from fixtures_services import free_port, wait_for_port
 
 from ctibridge.identity.hmac_token import mint
+from tools.local_services import free_port, wait_for_port
 
 TOKEN_SECRET = "access-log-token-secret-51c2e0"
 WITHIN = 15.0

@@ -10,8 +10,9 @@ import shutil
 from pathlib import Path
 
 import aiohttp
-from fixtures_services import free_port, wait_for_port
 from service_rig import Rig, running_service
+
+from tools.local_services import free_port, wait_for_port
 
 DEPLOY_DOC = Path(__file__).parents[2] / "docs" / "widget-deploy.md"
 SECRETS = ("query-secret-41d0", "referer-secret-9e2a", "cookie-secret-c7b3", "bearer-secret-5f68")

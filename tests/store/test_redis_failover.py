@@ -13,7 +13,7 @@ from eventually import eventually
 
 from ctibridge.core.deltas import Delta
 from ctibridge.core.snapshot import merge_state
-from ctibridge.store import RedisStore, ownership_changes
+from ctibridge.store import RedisStore, StoreUnavailable, ownership_changes
 
 
 @pytest.fixture
@@ -63,8 +63,8 @@ async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_pr
     for delta in during:
         await owner.append([delta], core_changes=core.next(delta.seq))
     assert owner.stats.fallback_active and owner.stats.redis_failures >= 1
-    seq, calls = await owner.snapshot("5001")  # the owner serves from memory meanwhile
-    assert seq == 20 and {c["id"]: c for c in calls} == stream.live
+    with pytest.raises(StoreUnavailable):  # the owner shows no widget what Redis does not hold
+        await owner.snapshot("5001")
 
     redis_process.start()
     await eventually(lambda: not owner.stats.fallback_active, what="catch-up after restart")
@@ -78,8 +78,8 @@ async def test_redis_restart_empty_falls_back_then_reseeds_without_loss(redis_pr
 
 
 @pytest.mark.parametrize(("options", "reseeds"), [
-    ({"replay_chunk": 3}, 0),  # the unacknowledged deltas are written in order, in several steps
-    ({"pending_limit": 4}, 1),  # too many to keep: Redis is rewritten from memory instead
+    ({}, False),  # the unacknowledged deltas are written in order, in one group
+    ({"pending_limit": 4}, True),  # too many to keep: Redis is rewritten from memory instead
 ])
 async def test_redis_stall_replays_unacknowledged_deltas_in_order(redis_process, stores, options, reseeds):
     owner = new_store(stores, redis_process.url, **options)
@@ -98,7 +98,7 @@ async def test_redis_stall_replays_unacknowledged_deltas_in_order(redis_process,
     redis_process.resume()
     await owner.append(deltas[15:], core_changes=core.next(20))  # still queued behind the backlog
     await eventually(lambda: not owner.stats.fallback_active, what="catch-up after stall")
-    assert owner.stats.reseeds == reseeds
+    assert (owner.stats.reseeds > 0) == reseeds
     assert encoded(await follower.since("5001", 0)) == encoded(deltas)
     # Redis holds exactly the merged state: the full state went with the last replayed chunk
     assert await follower.load_core_state() == core.state == await owner.load_core_state()
@@ -164,3 +164,26 @@ async def test_a_core_only_write_lost_in_a_stall_is_caught_up(redis_process, sto
     await owner.append(then, core_changes=core.next(5))  # incremental again
     assert await follower.load_core_state() == core.state
     assert encoded(await follower.since("5001", 0)) == encoded(first + then)
+
+
+async def test_a_stale_owner_that_wakes_up_cannot_write(redis_server, stores):
+    """The fencing token: an owner that stopped (a long GC pause, a SIGSTOP) and lost its lease
+    meanwhile is refused by the APPEND script, whatever it still believes; it then reports that
+    it is not the owner, and its queued deltas (never shown to a widget) are dropped."""
+    stale = new_store(stores, redis_server, owner_ttl=0.2)
+    successor = new_store(stores, redis_server, owner_ttl=5.0)
+    reader = new_store(stores, redis_server)
+    assert await stale.acquire_ownership("bridge-a")
+    stream = DeltaStream("5001")
+    first = stream.take(3)
+    await stale.append(first)
+    await eventually(lambda: successor.acquire_ownership("bridge-b"), what="the lease expired and was taken")
+    theirs = DeltaStream("5001", seed=99)
+    theirs.take(3)
+    taken_over = theirs.take(2)  # the successor's 4 and 5
+    await successor.append(taken_over)
+
+    await stale.append(stream.take(4))  # its own 4..7: 6 and 7 would pass the sequence check
+    await eventually(lambda: not stale.writing, what="the stale owner refused and stopped writing")
+    assert not await stale.renew("bridge-a")
+    assert encoded(await reader.since("5001", 0)) == encoded(first + taken_over)

@@ -14,10 +14,12 @@ from ctibridge.core.events import (
     ChannelHangup,
     ChannelUpdate,
     DialUpdate,
+    GwsLink,
     HoldUpdate,
     ParseError,
     TransferUpdate,
 )
+from ctibridge.logs.eventlog import Record, link_record, to_event
 
 A_BASIC = Path(__file__).parent.parent / "recordings" / "asterisk-22" / "a_basic.ami.txt"
 
@@ -109,7 +111,6 @@ def test_hold_bridge_transfer_and_link_events() -> None:
     blind = parse_ami({"Event": "BlindTransfer", "Result": "Success", "TransfererUniqueid": "1.1",
                        "TransfererChannel": "PJSIP/5001-1", "Extension": "5002"}, 0)
     assert isinstance(blind, TransferUpdate) and blind.transferer is not None and blind.exten == "5002"
-    assert parse_ami({"_link": "lost"}, 3.0) == AmiLink(3.0, "lost")
     assert isinstance(parse_ami({"Event": "Shutdown", "Restart": "True"}, 0), AmiLink)
 
 
@@ -119,6 +120,20 @@ def test_malformed_messages_become_parse_errors_not_exceptions() -> None:
     assert isinstance(parse_ami({"Event": "BridgeEnter", "Uniqueid": "1"}, 0), ParseError)
     assert parse_ami({"Event": "TestEvent"}, 0) is None
     assert parse_ami({"Response": "Success"}, 0) is None
+
+
+def test_the_event_logs_internal_keys_on_the_wire_are_not_link_events() -> None:
+    # the event log's own records ({"_link": ...} with dir "meta") are another namespace
+    assert parse_ami({"_link": "shutdown"}, 0) is None
+    assert parse_ami({"_link": "booted", "uptime": "-1"}, 0) is None
+    assert to_event(Record(3.0, "ami", "in", {"_link": "lost"})) is None
+    booted = Record(3.0, "ami", "meta", {"_link": "booted", "uptime": 2.5})
+    assert to_event(booted) == AmiLink(3.0, "booted", 2.5)
+    gws = Record(4.0, "gws", "meta", {"_link": "lost", "detail": "eof"}, "5001")
+    assert to_event(gws) == GwsLink(4.0, "5001", "lost", "eof")
+    for event in (AmiLink(5.0, "booted", -1.0), AmiLink(5.0, "lost"), GwsLink(5.0, "5001", "lost", "eof")):
+        src, direction, msg = link_record(event)  # what the live pipeline writes reads back the same
+        assert to_event(Record(event.t, src, direction, msg, "5001")) == event
 
 
 @given(st.dictionaries(st.sampled_from(["Event", "Uniqueid", "Channel", "ChannelState", "Linkedid",

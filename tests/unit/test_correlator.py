@@ -281,3 +281,52 @@ def test_a_genesys_consult_call_is_linked_to_the_held_call() -> None:
                        GwsCall("c9", "Dialing", conn_id="c9", parent_conn_id="c1", call_type="Consult"))
     feed_all(core, [v3])
     assert next(c for c in core.calls() if c["genesys"]["call_id"] == "c9")["parent_id"] == "5001-1"
+
+
+def test_an_owner_taking_over_mid_hold_does_not_undo_the_bridges_own_hold() -> None:
+    from ctibridge.core.snapshot import merge_state
+
+    core = Correlator(CorrelatorSettings(grace=1.0))
+    feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(), gws(0.01, "Established")])
+    stored = json.loads(json.dumps(core.export_state()))
+    core.note_operation("5001-1", "ami_hold", 0.5)  # the old owner starts the hold, then dies
+    stored = merge_state(stored, json.loads(json.dumps(core.export_changes())))
+    successor = Correlator.restore(stored, CorrelatorSettings(grace=1.0))
+    legs = (("1.0", "PJSIP/genesys-1.0", "moh"), ("1.1", "PJSIP/5001-1.1", "park"))
+    parked = [Channel(uid, "1.0", name, 6, "ctibridge-hold", exten, "") for uid, name, exten in legs]
+    feed_all(successor, [*(BridgeUpdate(0.6, "br-1", leg, False) for leg in parked),
+                         *(ChannelUpdate(0.6, "Newexten", leg) for leg in parked)])
+    deltas = successor.tick(20.0)
+    assert deltas[-1].call["asterisk"]["held"] and deltas[-1].call["sync"]["rule"] == "held_in_asterisk_only"
+    assert successor.drain_repairs() == []
+
+
+def test_after_an_asterisk_consult_transfer_the_targets_call_is_the_customers_call() -> None:
+    """Atxfer: the agent consults 5002 through a Local channel pair; on completion Asterisk bridges
+    the ";1" half with the customer's trunk, the ";2" half stays bridged with 5002."""
+    core = Correlator()
+    customer = GwsCall("UUID1", "Established", call_uuid="UUID1", conn_id="c1", call_type="Inbound",
+                       capabilities=ESTABLISHED_CAPS, participants=("+15550001000",), ani="+15550001000",
+                       dnis="5001", user_data={"Segment": "Gold"})
+    feed_all(core, [GwsLink(0, "5001", "connected"), *inbound_call(),
+                    GwsCallUpdate(0.01, "5001", "StatusChange", customer)])
+    half1 = Channel("L.1", "1.0", "Local/5002@ctibridge-xfer-00000000;1", 6, vars={"CALLUUID": "UUID1"})
+    half2 = Channel("L.2", "1.0", "Local/5002@ctibridge-xfer-00000000;2", 6, vars={"CALLUUID": "UUID1"})
+    target = agent("2.1", "5002", state=6, linked="1.0", uuid="UUID1")
+    consulting = [ChannelUpdate(1.0, "Newchannel", half1), ChannelUpdate(1.0, "Newchannel", half2),
+                  BridgeUpdate(1.1, "br-1", agent("1.1", state=6, linked="1.0"), False),
+                  BridgeUpdate(1.1, "br-c", agent("1.1", state=6, linked="1.0"), True),
+                  BridgeUpdate(1.1, "br-c", half1, True),
+                  ChannelUpdate(1.2, "Newchannel", target), DialUpdate(1.2, half2, target, "ANSWER"),
+                  BridgeUpdate(1.3, "br-2", target, True), BridgeUpdate(1.3, "br-2", half2, True)]
+    feed_all(core, consulting)
+    assert core.call("5002-1")["remote"]["number"] is None  # type: ignore[index]  # not yet transferred
+    feed_all(core, [BridgeUpdate(2.0, "br-c", half1, False), BridgeUpdate(2.0, "br-1", half1, True),
+                    BridgeUpdate(2.0, "br-c", agent("1.1", state=6, linked="1.0"), False),
+                    ChannelHangup(2.1, agent("1.1", state=6, linked="1.0"), 16, "Normal Clearing")])
+    view = core.call("5002-1")
+    assert view is not None and view["state"] == "established"
+    assert view["remote"] == {"number": "+15550001000", "name": "Customer"}
+    assert view["call_uuid"] == "UUID1" and view["parent_id"] == "5001-1"
+    assert view["user_data"] == {"Segment": "Gold"}
+    assert {c["role"] for c in view["asterisk"]["channels"]} == {"agent", "trunk"}

@@ -145,11 +145,39 @@ def test_consult_transfer_completed_and_cancelled() -> None:
     assert "established" in after  # back with the customer after the cancel
 
 
+def test_a_transfer_target_gets_the_customers_call() -> None:
+    """After a transfer done by Asterisk (consult: Atxfer then AttendedTransfer; blind) the target
+    DN's call carries the customer (number, name, CallUUID) and links the transferer's call; after
+    one done by Genesys, Genesys reports the same (number, CallUUID, user data) for the target DN."""
+    for name in ("asterisk-consult-transfer-completed", "asterisk-blind-transfer-to-another-dn"):
+        deltas = run(RECORDINGS / f"{name}.jsonl")
+        first, target = ([d.call for d in deltas if d.dn == dn][-1] for dn in ("5001", "5002"))
+        assert target["remote"] == first["remote"] and target["remote"]["name"] == "José Müller", name
+        assert target["call_uuid"] == first["call_uuid"] and target["parent_id"] == first["id"], name
+    cancelled = run(RECORDINGS / "asterisk-consult-transfer-cancelled.jsonl")
+    assert all(d.call["remote"]["number"] is None and d.call["parent_id"] is None
+               for d in cancelled if d.dn == "5002")  # only consulted: never had the customer
+    genesys = [d.call for d in run(RECORDINGS / "blind_transfer_genesys.jsonl") if d.dn == "5002"]
+    assert genesys[-1]["remote"]["number"] == "+15550001000" and genesys[-1]["call_uuid"]
+    assert genesys[-1]["user_data"]["CustomerName"] == "José Müller"
+
+
 def test_hold_and_retrieve_through_the_bridge() -> None:
     deltas = run(RECORDINGS / "asterisk-hold-then-retrieve.jsonl")
-    assert states(deltas)[:4] == ["ringing", "established", "held", "established"]
-    retrieved = [d.call for d in deltas if d.call["state"] == "established"][-1]
+    assert states(deltas) == ["ringing", "established", "held", "established", "released"]
+    held_at = next(i for i, d in enumerate(deltas) if d.call["state"] == "held")
+    retrieved = next(d.call for d in deltas[held_at:] if d.call["state"] == "established")
     assert retrieved["asterisk"]["bridge_id"] and not retrieved["asterisk"]["held"]
+
+
+def test_a_call_being_hung_up_never_shows_held() -> None:
+    """HangupRequest/SoftHangupRequest, BridgeLeave of both legs, Hangup: after a hold by Redirect
+    and a retrieve by Bridge (the legs still report the hold context), and after the customer's
+    own hold inside the Asterisk bridge, the call goes from established straight to released."""
+    for name in ("asterisk-hold-then-retrieve",  # the agent's leg hung up by AMI
+                 "asterisk-held-and-retrieved-then-the-customer-hangs-up",
+                 "asterisk-held-in-the-bridge-then-hung-up"):
+        assert states(run(RECORDINGS / f"{name}.jsonl"))[-2:] == ["established", "released"], name
 
 
 def test_restart_and_ami_loss_end_the_calls_they_killed() -> None:

@@ -113,6 +113,10 @@ class AmiSimulator:
 
     # ------------------------------------------------------------------ events out
 
+    def publish_raw(self, msg: AmiEvent) -> None:
+        """Send any frame (malformed or foreign headers included) to every logged-in client."""
+        self._publish(msg)
+
     def _publish(self, msg: AmiEvent) -> None:
         if self._buffer is not None:
             self._buffer.append(msg)

@@ -20,7 +20,7 @@ import binascii
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -63,6 +63,14 @@ class Operation:
 OperationListener = Callable[[Operation], None]
 
 
+class CallControl(Protocol):
+    """What carries out call operations instead of the simulator (the SIP Server stand-in): it
+    changes the calls through the scenario API once the SIP side did it, or hands an operation
+    without a SIP part back to ``GwsSimulator.apply``."""
+
+    def carry_out(self, operation: Operation, call: SimCall) -> None: ...
+
+
 class GwsSimulator:
     """``await sim.start()`` then point clients at ``sim.base_url``; ``await sim.stop()``."""
 
@@ -82,7 +90,9 @@ class GwsSimulator:
         self.agent_states: dict[str, str] = {a.dn: "NotReady" for a in agents}
         self.wwe_options: dict[str, dict[str, str]] = {}  # what the WWE stand-in at /ui/wwe/ hosts
         self.operations: list[Operation] = []
+        self.stalled = 0  # requests held without an answer (``stall_next``)
         self.on_operation: list[OperationListener] = []
+        self.call_control: CallControl | None = None  # None: operations change the calls at once
         self._sessions: dict[str, _HttpSession] = {}
         self.issuer = auth.TokenIssuer()
         self._faults: dict[str, list[int]] = {}  # endpoint -> statuses still to fail with
@@ -178,6 +188,32 @@ class GwsSimulator:
             self.calls[call_id], {"destination": {"phoneNumber": destination}}, kind
         )
 
+    def consult_dialing(self, call_id: str, destination: str, kind: str = "transfer") -> str:
+        """The call is Held and a Consult call to ``destination`` is Dialing (its answer is the
+        caller's to publish). Returns the consult call's id."""
+        call = self.calls[call_id]
+        consult = SimCall(
+            call.dn,
+            new_call_uuid(),
+            "Dialing",
+            "Consult",
+            [destination],
+            dnis=destination,
+            user_data=dict(call.user_data),
+            consult_peer=call.id,
+            consult_kind=kind,
+        )
+        call.consult_peer = consult.id
+        if call.state != "Held":
+            self.set_state(call.id, "Held")
+        return self._add(consult)
+
+    def add_participant(self, call_id: str, number: str) -> None:
+        """A party joined the call (a conference): StatusChange with the new participant list."""
+        call = self.calls[call_id]
+        call.participants.append(number)
+        self._publish_call(call, "StatusChange")
+
     def complete_consultation(self, call_id: str) -> None:
         """Complete the transfer/conference of either leg (``call_id``) as GWS publishes it."""
         self._complete_consultation(self.calls[call_id], {})
@@ -247,6 +283,7 @@ class GwsSimulator:
         if status is None:
             status = self._take_fault("*")
         if status == STALL:
+            self.stalled += 1
             await asyncio.Event().wait()  # until the client gives up or the server stops
         try:
             if status is not None:
@@ -317,8 +354,16 @@ class GwsSimulator:
             raise SimulatedError(400, f"Unsupported operation {name!r}")
         if name not in call.capabilities:
             raise SimulatedError(400, f"Operation {name} is not allowed in state {call.state}")
-        self._record(Operation(agent.dn, call.id, name, body))
-        apply(self, call, body)
+        operation = Operation(agent.dn, call.id, name, body)
+        self._record(operation)
+        if self.call_control is not None:
+            self.call_control.carry_out(operation, call)
+        else:
+            apply(self, call, body)
+
+    def apply(self, call: SimCall, operation: Operation) -> None:
+        """Change ``call`` as the operation says, with no SIP side (what ``perform`` does alone)."""
+        self._operations[operation.name](self, call, operation.body)
 
     def dial(self, agent: SimAgent, body: dict[str, Any]) -> str:
         destination = destination_of(body)
@@ -355,24 +400,13 @@ class GwsSimulator:
         self.attach_user_data(call.id, dict(body.get("userData") or {}))
 
     def _initiate_consultation(self, call: SimCall, body: dict[str, Any], kind: str) -> str:
-        destination = destination_of(body)
-        consult = SimCall(
-            call.dn,
-            new_call_uuid(),
-            "Dialing",
-            "Consult",
-            [destination],
-            dnis=destination,
-            user_data=dict(call.user_data),
-            consult_peer=call.id,
-            consult_kind=kind,
-        )
-        call.consult_peer = consult.id
-        self.set_state(call.id, "Held")
-        self._add(consult)
+        consult_id = self.consult_dialing(call.id, destination_of(body), kind)
         if self.auto_answer_consult:
-            self.set_state(consult.id, "Established")
-        return consult.id
+            self.set_state(consult_id, "Established")
+        return consult_id
+
+    def _single_step_conference(self, call: SimCall, body: dict[str, Any]) -> None:
+        self.add_participant(call.id, destination_of(body))
 
     def _complete_consultation(self, call: SimCall, body: dict[str, Any]) -> None:
         consult = call if call.consult_kind else self.calls[call.consult_peer]
@@ -401,6 +435,7 @@ class GwsSimulator:
         "Retrieve": _retrieve,
         "SendDtmf": _send_dtmf,
         "SingleStepTransfer": _single_step_transfer,
+        "SingleStepConference": _single_step_conference,
         "InitiateTransfer": lambda self, call, body: self._initiate_consultation(call, body, "transfer"),
         "InitiateConference": lambda self, call, body: self._initiate_consultation(call, body, "conference"),
         "CompleteTransfer": _complete_consultation,
