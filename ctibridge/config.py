@@ -60,6 +60,24 @@ class Listen(Section):
         return host
 
 
+class Http(Section):
+    """The HTTP listener's limits and the security headers of the pages it serves."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0, description="first request headers' deadline")
+    idle_timeout_s: float = Field(default=30.0, gt=0, description="close a connection idle this long")
+    connections_per_ip: int = Field(default=200, ge=1, description="open connections per client address")
+    proxies: list[str] = Field(default=[], description="addresses exempt from connections_per_ip (nginx)")
+    frame_ancestors: list[str] = Field(
+        default=["'self'"], description="CSP frame-ancestors: the origins that may embed the widget (WWE)")
+    connect_src: list[str] = Field(
+        default=[], description="CSP connect-src besides 'self': e.g. Asterisk's wss://host:8089")
+
+    @field_validator("proxies")
+    @classmethod
+    def _addresses(cls, items: list[str]) -> list[str]:
+        return [str(ip_address(item)) for item in items]
+
+
 class Tls(Section):
     cert_file: FilePath
     key_file: FilePath
@@ -169,6 +187,9 @@ class Actions(Section):
     control: Literal["auto", "genesys", "asterisk"] = "auto"  # who carries out agent actions
     step_timeout_s: float = Field(default=5.0, gt=0)  # one GWS/AMI operation
     confirm_timeout_s: float = Field(default=8.0, gt=0)  # until both sides' events show the result
+    per_agent_per_second: float = Field(
+        default=2.0, gt=0, description="actions one agent may start per second (all sockets and REST)")
+    per_agent_burst: int = Field(default=10, ge=1, description="... and at once")
 
 
 class Store(Section):
@@ -219,7 +240,12 @@ class Auth(Section):
 
 class Log(Section):
     event_log: Path | None = None
+    event_log_max_mb: int = Field(default=100, ge=0, description="rotate the event log at this size (0: no)")
+    event_log_max_age_h: float = Field(default=24.0, ge=0, description="... or at this age (0: never)")
+    event_log_keep: int = Field(default=10, ge=0, description="rotated event logs kept; older are deleted")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line, with call_id and dn when the event has them")
 
 
 class Settings(BaseSettings):
@@ -227,6 +253,7 @@ class Settings(BaseSettings):
                                       extra="forbid", frozen=True)
 
     listen: Listen = Listen()
+    http: Http = Http()
     tls: Tls | None = None
     ami: Ami
     gws: Gws

@@ -89,6 +89,7 @@ class HubStats:
     origin_refused: int = 0
     slow_consumers: int = 0
     rate_limited: int = 0
+    actions_refused: int = 0  # over the agent's action limit (all of its sockets together)
     gaps: int = 0
     actions: int = 0
 
@@ -128,7 +129,8 @@ class Hub:
     def __init__(self, store: StateStore, *, authenticate: Authenticate,
                  origin_allowed: Callable[[str | None], bool], on_action: OnAction,
                  heartbeat: float = 15.0, hello_timeout: float = 5.0, send_queue: int = 256,
-                 max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20) -> None:
+                 max_msg_size: int = 64 * 1024, rate_per_second: float = 10.0, rate_burst: int = 20,
+                 action_allowed: Callable[[Principal], bool] = lambda principal: True) -> None:
         self.store = store
         self.authenticate = authenticate
         self.origin_allowed = origin_allowed
@@ -139,6 +141,7 @@ class Hub:
         self.max_msg_size = max_msg_size
         self.rate_per_second = rate_per_second
         self.rate_burst = rate_burst
+        self.action_allowed = action_allowed  # per agent, shared by all its sockets and the REST API
         self.stats = HubStats()
         self._clients: dict[str, set[_Client]] = {}
 
@@ -272,11 +275,11 @@ class Hub:
     async def _serve(self, client: _Client) -> None:
         client.writer = asyncio.create_task(self._write(client))
         async for msg in client.ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not client.bucket.take():
+                self.stats.rate_limited += 1  # binary frames count too: any frame costs work
+                await self._close(client, CLOSE_SLOW, "rate limit")
+                return
             if msg.type is WSMsgType.TEXT:
-                if not client.bucket.take():
-                    self.stats.rate_limited += 1
-                    await self._close(client, CLOSE_SLOW, "rate limit")
-                    return
                 self._on_frame(client, msg.data)
             elif msg.type is WSMsgType.BINARY:
                 self.stats.bad_messages += 1
@@ -292,6 +295,11 @@ class Hub:
         if isinstance(msg, ClientPingMessage):
             self._send(client, PongMessage())
         elif isinstance(msg, ActionMessage):
+            if not self.action_allowed(client.principal):
+                self.stats.actions_refused += 1
+                self._send(client, ActionResult(id=msg.id, ok=False, outcome="rejected",
+                                                detail="rate limited: too many actions for this agent"))
+                return
             self.stats.actions += 1
             task = asyncio.create_task(self._act(client, msg))
             client.actions.add(task)

@@ -55,7 +55,7 @@ class Row:
 GWS_ID_KEYS = frozenset({"id", "callUuid", "connId", "previousConnId"})
 
 
-def _call_keys(view: dict[str, Any]) -> set[str]:
+def call_keys(view: dict[str, Any]) -> set[str]:
     """Every identifier a call view knows the call by: Uniqueids, Linkedid, channel names, the
     Genesys call id, CallUUID and connection ids (prefixed by kind, so they cannot collide)."""
     keys: set[str] = set()
@@ -88,7 +88,7 @@ def _gws_ids(value: Any) -> Iterable[str]:
             yield from _gws_ids(item)
 
 
-def _record_keys(record: Record) -> set[str]:
+def record_keys(record: Record) -> set[str]:
     msg = record.msg
     if record.src == "ami":
         if _ami_noise(msg):
@@ -109,7 +109,7 @@ def _ami_noise(msg: dict[str, Any]) -> bool:
     return event in AMI_NOISE
 
 
-def _is_link(record: Record) -> bool:
+def is_link(record: Record) -> bool:
     return record.dir == "meta" or any(k in record.msg for k in ("_link", "_meta", "link"))
 
 
@@ -148,7 +148,7 @@ def _gws_label(msg: dict[str, Any]) -> tuple[str, str]:
 def _record_row(record: Record, t0: float) -> Row:
     t = record.t - t0
     msg = record.msg
-    if _is_link(record):
+    if is_link(record):
         lane = "asterisk" if record.src == "ami" or "ami" in str(msg.get("link", record.conn)) else "genesys"
         status = msg.get("status") or msg.get("_link") or msg.get("_meta") or ""
         return Row(t, lane, f"link {status}", record.conn)
@@ -182,24 +182,24 @@ def ladders(records: Sequence[Record], deltas: Sequence[Delta]) -> dict[str, lis
     owners: dict[str, set[str]] = {}  # identifier -> calls known by it
     for call_id, mine in by_call.items():
         for delta in mine:
-            for key in _call_keys(delta.call):
+            for key in call_keys(delta.call):
                 owners.setdefault(key, set()).add(call_id)
     matched: dict[str, list[Record]] = {call_id: [] for call_id in by_call}
     links: list[Record] = []
     for record in records:
-        if _is_link(record):
+        if is_link(record):
             links.append(record)
             continue
-        for call_id in set().union(*(owners.get(key, ()) for key in _record_keys(record))):
+        for call_id in set().union(*(owners.get(key, ()) for key in record_keys(record))):
             matched[call_id].append(record)
-    return {call_id: _rows(matched[call_id], links, mine) for call_id, mine in by_call.items()}
+    return {call_id: ladder_rows(matched[call_id], links, mine) for call_id, mine in by_call.items()}
 
 
-def _rows(matched: list[Record], links: list[Record], mine: list[Delta]) -> list[Row]:
+def ladder_rows(matched: Sequence[Record], links: Iterable[Record], mine: Sequence[Delta]) -> list[Row]:
     start = min([d.t for d in mine] + [r.t for r in matched])
     end = max([d.t for d in mine] + [r.t for r in matched])
     around = [r for r in links if start <= r.t <= end]  # link changes while the call lived
-    rows = [_record_row(r, start) for r in matched + around] + [_delta_row(d, start) for d in mine]
+    rows = [_record_row(r, start) for r in [*matched, *around]] + [_delta_row(d, start) for d in mine]
     rows.sort(key=lambda row: (row.t, LANES.index(row.lane)))
     return rows
 
@@ -243,6 +243,14 @@ def _ladder(rows: list[Row]) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    call_id: str
+    rows: list[Row]
+    view: dict[str, Any]  # the call's fullest (last) view
+    truncated: int = 0  # rows left out to keep the ladder bounded
+
+
 def render_timeline(
     records: Iterable[Record],
     deltas: Sequence[Delta],
@@ -252,16 +260,24 @@ def render_timeline(
     """A self-contained HTML page: one ladder per call (or only ``call_id``'s)."""
     if call_id is not None:
         deltas = [d for d in deltas if d.call.get("id") == call_id]
+    views = {str(d.call.get("id")): d.call for d in deltas}  # the last view of each call wins
+    return render_ladders(
+        [Ladder(cid, rows, views[cid]) for cid, rows in ladders(list(records), deltas).items()], title)
+
+
+def render_ladders(calls: Sequence[Ladder], title: str) -> str:
     sections = []
-    for cid, rows in ladders(list(records), deltas).items():
-        view = next(d.call for d in reversed(deltas) if d.call.get("id") == cid)  # the fullest view
+    for ladder in calls:
+        view, rows = ladder.view, ladder.rows
         diverged = sorted({r.divergence for r in rows if r.divergence})
         meta = (
             f"DN {view.get('dn')} · {view.get('direction')} · CallUUID {view.get('call_uuid') or '-'} · "
             f"{len(rows)} rows" + (f" · diverged: {', '.join(diverged)}" if diverged else "")
+            + (f" · {ladder.truncated} later rows left out" if ladder.truncated else "")
         )
         sections.append(
-            f"<h2>Call {html.escape(cid)}</h2><div class='meta'>{html.escape(meta)}</div>" + _ladder(rows)
+            f"<h2>Call {html.escape(ladder.call_id)}</h2><div class='meta'>{html.escape(meta)}</div>"
+            + _ladder(rows)
         )
     body = "".join(sections) or "<p>No call in these records.</p>"
     legend = "".join(

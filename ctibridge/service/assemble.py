@@ -22,7 +22,8 @@ from ctibridge.gws.settings import GwsAgent, GwsSettings
 from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Hub, Principal
 from ctibridge.identity.hmac_token import HmacTokenVerifier, TokenVerifier
-from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter, Rotation
+from ctibridge.logs.timeline_index import TimelineIndex
 from ctibridge.service.actions import ActionExecutor, SourceOperations
 from ctibridge.service.metrics import Metrics
 from ctibridge.service.pipeline import Pipeline
@@ -45,8 +46,10 @@ class Components:
     executor: ActionExecutor
     verifier: TokenVerifier
     metrics: Metrics
-    rate_limiter: RateLimiter
-    log_writer: EventLogWriter | None = None
+    rate_limiter: RateLimiter  # REST requests, per verified agent (else per address)
+    action_limiter: RateLimiter  # agent actions, per agent, over every socket and REST
+    timeline: TimelineIndex
+    log_writer: EventLogWriter  # the event log file (when configured) and the timeline index
     relay: ActionRelay | None = None  # Redis mode: followers' actions go to the owner
 
 
@@ -61,7 +64,7 @@ def correlator_settings(settings: Settings) -> CorrelatorSettings:
 
 
 def source_factory(settings: Settings, clock: Callable[[], float],
-                   log_writer: EventLogWriter | None) -> Callable[[Pipeline], Sources]:
+                   log_writer: EventLogWriter) -> Callable[[Pipeline], Sources]:
     """What the owner connects to: Asterisk AMI and one GWS session per configured agent."""
     ami_settings = AmiSettings(
         host=settings.ami.host, port=settings.ami.port, username=settings.ami.username,
@@ -74,12 +77,11 @@ def source_factory(settings: Settings, clock: Callable[[], float],
                 for a in settings.gws.agents])
 
     def log_sent(raw: RawMessage, t: float) -> None:  # the AMI actions the bridge sends
-        assert log_writer is not None
         log_writer.write("ami", "out", dict(raw), t, "ami")
 
     def open_sources(pipeline: Pipeline) -> Sources:
         ami = AmiClient(ami_settings, pipeline.feed_ami, pipeline.feed_ami_link,
-                        on_sent=log_sent if log_writer is not None else None, clock=clock)
+                        on_sent=log_sent, clock=clock)
         gws = (GwsAgents(gws_settings, on_message=pipeline.feed_gws, on_link=pipeline.feed_gws_link,
                          clock=clock) if gws_settings.agents else None)
         return Sources(ami=ami, gws=gws, channel_ops=ChannelOperations(
@@ -96,17 +98,22 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
     if store is None:
         store = (RedisStore(settings.store.redis_url or "", owner_ttl=settings.store.ownership_ttl_s)
                  if settings.store.kind == "redis" else MemoryStore())
-    log_writer = EventLogWriter(settings.log.event_log) if settings.log.event_log else None
+    timeline = TimelineIndex()
+    log = settings.log
+    log_writer = EventLogWriter(log.event_log, observers=[timeline.observe], rotation=Rotation(
+        max_bytes=log.event_log_max_mb * 1_000_000 or None, max_age_s=log.event_log_max_age_h * 3600 or None,
+        keep=log.event_log_keep))
     verifier = HmacTokenVerifier(settings.auth.secret_bytes, clock=clock)
 
     async def on_action(agent: Principal, msg: ActionMessage) -> ActionResult:
         return await executor.execute(agent, msg)
 
     rate = settings.auth.rate_limit
+    action_limiter = RateLimiter(settings.actions.per_agent_per_second, settings.actions.per_agent_burst)
     hub = Hub(store, authenticate=verifier.verify, on_action=on_action,
               origin_allowed=settings.auth.origin_allowed,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
-              rate_burst=rate.burst)
+              rate_burst=rate.burst, action_allowed=lambda agent: action_limiter.allow(agent.agent))
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, hub, metrics=metrics,
                         clock=clock, log_writer=log_writer)
     role = Role(store, pipeline, hub, correlator_settings(settings),
@@ -125,4 +132,5 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
         role.serve_actions = lambda: relay.serve(executor.execute)
     return Components(store=store, hub=hub, pipeline=pipeline, role=role, executor=executor,
                       verifier=verifier, metrics=metrics, log_writer=log_writer, relay=relay,
-                      rate_limiter=RateLimiter(rate.per_second, rate.burst))
+                      timeline=timeline,
+                      rate_limiter=RateLimiter(rate.per_second, rate.burst), action_limiter=action_limiter)

@@ -31,6 +31,8 @@ class Metrics:
                                ["kind", "outcome"], registry=r)
         self.reconnects = Counter("ctibridge_reconnects", "Links connected again after a loss",
                                   ["link"], registry=r)
+        self.refusals = Counter("ctibridge_refused", "Input refused or not understood, by where and why",
+                                ["where", "reason"], registry=r)
 
     def count_clients_with(self, count: Callable[[], int]) -> None:
         self.clients.set_function(lambda: float(count()))
@@ -39,6 +41,13 @@ class Metrics:
         """Divergences by rule, as the (current) correlator counts them."""
         self.registry.register(_CountsByLabel(
             "ctibridge_divergences", "Calls that became diverged, by rule", "rule", counts))
+
+    def count_refusals_with(self, where: str, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Refusals another object counts (the hub, the connection guard, the AMI client), read at
+        scrape time into ``ctibridge_refused_from_<where>_total{reason}``."""
+        self.registry.register(_CountsByLabel(
+            f"ctibridge_refused_from_{where}", f"Refused or dropped by the {where}, by reason", "reason",
+            counts))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

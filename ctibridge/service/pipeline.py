@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ctibridge.core.ami_parse import LINK_KEY, parse_ami
+from ctibridge.core.ami_parse import GREETING_KEY, LINK_KEY, parse_ami
 from ctibridge.core.correlator import Correlator, Repair
 from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
@@ -153,6 +153,8 @@ class Pipeline:
         if self.log_writer is not None:
             self.log_writer.write(item.src, "in", item.raw, item.t, item.conn)
         if item.src == "ami":
+            if not _ami_known_kind(item.raw):
+                self.metrics.refusals.labels("ami", "no_event").inc()
             event = parse_ami(item.raw, item.t)
         else:
             event = parse_gws(item.raw, item.t, dn=item.conn)
@@ -168,6 +170,12 @@ class Pipeline:
         task = asyncio.create_task(self.on_repair(repair))
         self._repairs.add(task)
         task.add_done_callback(self._repairs.discard)
+
+
+def _ami_known_kind(raw: Any) -> bool:
+    """An AMI frame is an event, an action's response, or the greeting; anything else is noise
+    the core ignores, counted so an operator can see it."""
+    return isinstance(raw, dict) and any(key in raw for key in ("Event", "Response", GREETING_KEY))
 
 
 def _link_record(item: AmiLink | GwsLink) -> tuple[str, str, dict[str, Any]]:
