@@ -23,6 +23,7 @@ from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.service.bounds import bounded
 from ctibridge.service.metrics import Metrics
 from ctibridge.store.port import StateStore
 
@@ -150,14 +151,20 @@ class Pipeline:
             if self.log_writer is not None:
                 self.log_writer.write(*_link_record(item), item.t, conn)
             return item
+        raw = item.raw
+        if item.src == "gws":
+            raw, cut = bounded(raw)
+            if cut:
+                self.metrics.refusals.labels("gws", "value_too_large").inc(cut)
+                log.warning("GWS %s: %d value(s) over the size limits cut", item.conn, cut)
         if self.log_writer is not None:
-            self.log_writer.write(item.src, "in", item.raw, item.t, item.conn)
+            self.log_writer.write(item.src, "in", raw, item.t, item.conn)
         if item.src == "ami":
             if not _ami_known_kind(item.raw):
                 self.metrics.refusals.labels("ami", "no_event").inc()
             event = parse_ami(item.raw, item.t)
         else:
-            event = parse_gws(item.raw, item.t, dn=item.conn)
+            event = parse_gws(raw, item.t, dn=item.conn)
         if isinstance(event, ParseError):
             self.metrics.parse_errors.labels(item.src).inc()
         elif event is not None:  # None: a kind the core ignores
