@@ -22,6 +22,7 @@ import sys
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from pydantic import ValidationError
 
 from ctibridge import __version__
@@ -43,6 +44,15 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+class PathOnlyAccessLog(AbstractAccessLogger):
+    """One access line per request with the path only: widget and timeline URLs carry the agent's
+    token (and the widget's its SIP password) in the query, which must not reach a log."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, request.method, request.path,
+                         response.status, response.body_length, time)
+
+
 def raise_descriptor_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -54,7 +64,8 @@ def raise_descriptor_limit() -> int:
 async def serving(app: web.Application, settings: Settings, sock: socket.socket) -> AsyncIterator[str]:
     """Serve ``app`` on the bound ``sock`` until the block ends; yields the base URL."""
     http = settings.http
-    runner = web.AppRunner(app, keepalive_timeout=http.idle_timeout_s, shutdown_timeout=2.0)
+    runner = web.AppRunner(app, keepalive_timeout=http.idle_timeout_s, shutdown_timeout=2.0,
+                           access_log_class=PathOnlyAccessLog)
     await runner.setup()
     assert runner.server is not None
     guard = ConnectionGuard(ConnectionLimits(per_ip=http.connections_per_ip,
