@@ -29,7 +29,7 @@ import aiohttp
 import pytest
 from fixtures_asterisk import LabAsterisk
 from fixtures_services import free_port
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 from pydantic import SecretStr
 
 from ctibridge.ami.client import AmiClient, AmiSettings
@@ -132,6 +132,7 @@ def running_nginx(config: Path, port: int) -> Iterator[None]:
 @dataclass
 class Site:
     base: str  # https://127.0.0.1:<nginx port>
+    bridge: str  # the bridge itself, on loopback
     token: str
     sip_password: str
     secrets: tuple[str, ...]
@@ -139,10 +140,18 @@ class Site:
 
 
 @pytest.fixture
-async def site(asterisk: LabAsterisk, pki: Pki, tmp_path: Path) -> AsyncIterator[Site]:
-    """GWS simulator + its SIP Server stand-in, the bridge, nginx in front of both."""
+def gws_up() -> bool:
+    return True
+
+
+@pytest.fixture
+async def site(asterisk: LabAsterisk, pki: Pki, tmp_path: Path, gws_up: bool) -> AsyncIterator[Site]:
+    """GWS simulator + its SIP Server stand-in, the bridge, nginx in front of both. Without
+    ``gws_up`` GWS is down from the start (the bridge is alive but not ready)."""
     gws = GwsSimulator([SimAgent(f"agent{DN}", secrets.token_hex(8), DN)])
     await gws.start("127.0.0.1")
+    if not gws_up:
+        await gws.stop()  # its address stays in the settings: connection refused
     mirror = GenesysMirror(gws)
     sip_server = AmiClient(AmiSettings(port=asterisk.ami_port, username=asterisk.ami_user,
                                        secret=SecretStr(asterisk.ami_secret)),
@@ -169,18 +178,21 @@ async def site(asterisk: LabAsterisk, pki: Pki, tmp_path: Path) -> AsyncIterator
     try:
         async with serving(create_app(settings, components=components), settings, sock):
             async with asyncio.timeout(WITHIN):
-                while components.pipeline.links.get("ami") != "connected" or not gws.subscribed(DN):  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)  # no event says both links are up: poll, bounded
-            gws.set_agent_state(DN, "Ready")
+                while components.pipeline.links.get("ami") != "connected" or (  # noqa: ASYNC110
+                        gws_up and not gws.subscribed(DN)):
+                    await asyncio.sleep(0.05)  # no event says the links are up: poll, bounded
+            if gws_up:
+                gws.set_agent_state(DN, "Ready")
             with running_nginx(config, nginx_port):
                 token = mint(settings.auth.secret_bytes, f"agent{DN}", [DN], 3600, time.time())
                 password = asterisk.settings.password(DN)
-                yield Site(public, token, password,
+                yield Site(public, f"http://127.0.0.1:{bridge_port}", token, password,
                            (token, password, token_secret, asterisk.ami_secret,
                             *(a.password for a in gws.agents.values())), tmp_path)
     finally:
         await sip_server.close()
-        await gws.stop()
+        if gws_up:
+            await gws.stop()
 
 
 async def test_public_listener_headers_and_what_it_hides(site: Site, pki: Pki) -> None:
@@ -210,17 +222,46 @@ async def test_public_listener_headers_and_what_it_hides(site: Site, pki: Pki) -
             await untrusting.get(f"{site.base}/widget/")
 
 
+async def browser_page(pw: Playwright, pki: Pki) -> tuple[Browser, Page]:
+    browser = await pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pki.spki_sha256}"])
+    return browser, await browser.new_page(viewport={"width": 300, "height": 500})
+
+
+def widget_url(site: Site) -> str:
+    secrets = f"token={site.token}&sipPassword={site.sip_password}"
+    return f"{site.base}/widget/?dn={DN}&{secrets}&sipDomain=127.0.0.1"
+
+
+@pytest.mark.parametrize("gws_up", [False])
+async def test_phones_register_while_gws_is_down(site: Site, pki: Pki) -> None:
+    """A GWS outage makes the bridge not ready, never the gateway unreachable: nginx does not wait
+    for the bridge (compose), the bridge's health check is /livez, and /asterisk-ws goes straight
+    to Asterisk."""
+    trust = ssl.create_default_context(cafile=str(pki.ca))
+    connector = aiohttp.TCPConnector(ssl=trust)
+    async with aiohttp.ClientSession(connector=connector) as http, async_playwright() as pw:
+        browser, page = await browser_page(pw, pki)
+        try:
+            await page.goto(widget_url(site))
+            await expect(page.locator("#phone-status")).to_have_attribute(
+                "data-status", "registered", timeout=10000)
+        finally:
+            await browser.close()
+        async with http.get(f"{site.bridge}/readyz") as resp:
+            assert resp.status == 503  # not ready: GWS is down
+        async with http.get(f"{site.bridge}/livez") as resp:
+            assert resp.status == 200  # alive: what the container's health check asks
+
+
 async def test_call_through_nginx_tls(site: Site, pki: Pki, sipp: Sipp,
                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pki.spki_sha256}"])
+        browser, page = await browser_page(pw, pki)
         try:
-            page = await browser.new_page(viewport={"width": 300, "height": 500})
-            await page.goto(f"{site.base}/widget/?dn={DN}&token={site.token}&sipPassword={site.sip_password}"
-                            f"&sipDomain=127.0.0.1")
+            await page.goto(widget_url(site))
             assert page.url.startswith("https://")
             await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")  # WSS /ws
             await expect(page.locator("#phone-status")).to_have_attribute(
