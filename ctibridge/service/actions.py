@@ -128,8 +128,10 @@ class ActionExecutor:
         latency = time.monotonic() - started
         self.metrics.action_latency.labels(msg.action).observe(latency)
         self.metrics.action_outcomes.labels(msg.action, result.outcome).inc()
+        view = self.pipeline.correlator.call(msg.call_id) or {}  # the owner's; a follower's has none
         audit.info("%s %s on %s: %s %s", agent.agent, msg.action, msg.call_id, result.outcome, result.detail,
                    extra={"agent": agent.agent, "action": msg.action, "call_id": msg.call_id,
+                          "dn": str(view.get("dn", "")),
                           "params": msg.params.model_dump(exclude_none=True), "outcome": result.outcome,
                           "detail": result.detail, "latency_ms": round(latency * 1000, 1)})
         return result.model_copy(update={"id": msg.id, "latency_ms": round(latency * 1000, 1)})

@@ -12,10 +12,10 @@ from pathlib import Path
 from aiohttp import web
 
 from ctibridge.config import Settings
-from ctibridge.hub.server import HubStats
 from ctibridge.identity.hmac_token import AgentClaims
 from ctibridge.service.assemble import Components
 from ctibridge.web import pages
+from ctibridge.web.app_metrics import wire_metrics
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.routes import ROUTES, Handler, add_routes, error, verified_claims
 from ctibridge.web.security import security_headers
@@ -24,13 +24,6 @@ from ctibridge.web.static import add_widget_routes
 WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type"
-
-
-def hub_refusals(stats: HubStats) -> dict[str, int]:
-    return {"auth_failure": stats.auth_failures, "forbidden_dn": stats.forbidden,
-            "bad_hello": stats.bad_hellos, "bad_message": stats.bad_messages,
-            "origin": stats.origin_refused, "rate_limited": stats.rate_limited,
-            "slow_consumer": stats.slow_consumers, "action_rate_limited": stats.actions_refused}
 
 
 @web.middleware
@@ -97,11 +90,7 @@ def create_app(settings: Settings, *, components: Components, widget_dir: Path |
                           middlewares=[security_headers(settings.http), api_guard])
     app[SETTINGS] = settings
     app[COMPONENTS] = components
-    components.metrics.count_clients_with(components.hub.clients_count)
-    components.metrics.count_divergences_with(lambda: components.pipeline.correlator.stats.divergences)
-    components.metrics.count_refusals_with("widget_hub", lambda: hub_refusals(components.hub.stats))
-    components.metrics.count_refusals_with("ami", lambda: {
-        "oversized_frame": ami.oversized_frames if (ami := components.role.sources.ami) is not None else 0})
+    wire_metrics(components)
     app.cleanup_ctx.extend([_store_ctx, _event_log_ctx, _role_ctx])
     app.on_shutdown.append(_close_widgets)
     add_routes(app, ROUTES)

@@ -4,6 +4,7 @@ cleanly on SIGTERM; `ctibridge check-config` and `ctibridge token` through the C
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -46,7 +47,8 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
     assert not any(secret in checked.stdout for secret in SECRETS)
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ctibridge.cli", "run", "--config", str(config), env=env_with_secrets(),
+        sys.executable, "-m", "ctibridge.cli", "run", "--config", str(config),
+        env={**env_with_secrets(), "CTIBRIDGE_LOG__FORMAT": "json"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         await until(lambda: all(gws_sim.subscribed(a.dn) for a in AGENTS), within=WITHIN,
@@ -76,7 +78,12 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
             output, _ = await process.communicate()
     assert process.returncode == 0, output.decode()[-2000:]
     assert not any(secret in output.decode() for secret in SECRETS)
-    assert f"listening on http://127.0.0.1:{port}" in output.decode()
+    lines = [json.loads(line) for line in output.decode().splitlines()]  # one JSON object per line
+    assert any(f"listening on http://127.0.0.1:{port}" in line["msg"] for line in lines)
+    (audit,) = [line for line in lines if line["logger"] == "ctibridge.audit"]
+    assert {k: audit[k] for k in ("agent", "action", "call_id", "dn", "outcome")} == {
+        "agent": "agent1", "action": "answer", "call_id": calls[0]["id"], "dn": "5001",
+        "outcome": "confirmed"}
 
     records = list(read_records(event_log))
     kinds = {(r.src, r.dir) for r in records}
