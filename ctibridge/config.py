@@ -3,7 +3,7 @@
 Environment variables win over the file and nest with ``__``: ``CTIBRIDGE_AMI__PORT=5039``,
 ``CTIBRIDGE_AUTH__TOKEN_SECRET=...``. Every secret is a ``SecretStr`` given either inline (better:
 by environment) or as ``<name>_file`` (read once at load time, trailing newline stripped), so it
-never shows in a repr, a log line, ``check-config`` output or ``/health``.
+never shows in a repr, a log line, ``check-config`` output or ``/readyz``.
 
 ``ctibridge check-config FILE`` validates a file and the environment (see ``main``).
 """

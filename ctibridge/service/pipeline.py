@@ -70,7 +70,7 @@ class Pipeline:
         self.on_repair = on_repair
         self.tick_interval_s = tick_interval_s
         self.listeners: list[Callable[[Delta], None]] = []  # e.g. action confirmations
-        self.links: dict[str, str] = {}  # "ami" / "gws:5001" -> last status, for /health
+        self.links: dict[str, str] = {}  # "ami" / "gws:5001" -> last status, for /readyz and /metrics
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._repairs: set[asyncio.Task[None]] = set()
 
