@@ -10,6 +10,7 @@ never shows in a repr, a log line, ``check-config`` output or ``/readyz``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -295,19 +296,21 @@ def describe_errors(err: ValidationError) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """``ctibridge check-config FILE``: exit 0 with a redacted summary, or 2 with one line per error."""
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: ctibridge check-config FILE", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="ctibridge check-config", description="Validate a configuration file with the CTIBRIDGE_* "
+        "environment on top; print it with secrets hidden, or one line per problem.")
+    parser.add_argument("file", metavar="FILE", help="TOML configuration (docs/configuration.md)")
+    path = parser.parse_args(argv).file
     try:
-        settings = Settings.load(argv[0])
+        settings = Settings.load(path)
     except ValidationError as err:
-        print(f"{argv[0]}: {err.error_count()} error(s)", file=sys.stderr)
+        print(f"{path}: {err.error_count()} error(s)", file=sys.stderr)
         for line in describe_errors(err):
             print(f"  {line}", file=sys.stderr)
         return 2
     except (OSError, tomllib.TOMLDecodeError) as err:
-        print(f"{argv[0]}: {err}", file=sys.stderr)
+        print(f"{path}: {err}", file=sys.stderr)
         return 2
-    print(f"OK {argv[0]}")
+    print(f"OK {path}")
     print(json.dumps(settings.summary(), indent=2))
     return 0
