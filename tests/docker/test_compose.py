@@ -163,3 +163,21 @@ def test_every_variable_is_a_setting_and_the_config_loads(
     assert [a.dn for a in settings.gws.agents] == ["5001"]
     assert settings.gateway.dns[0] == "5001" and len(settings.gateway.dns) == 20
     assert settings.ami.secret_value == "ami_secret-value-0123456789"
+
+
+def test_nothing_waits_for_the_bridge_to_be_ready(compose: dict[str, Any]) -> None:
+    """nginx carries Asterisk's WebSocket: it must start with Asterisk whatever GWS (hence the
+    bridge's readiness) does; the bridge's own health check asks only whether it lives."""
+    for name, service in compose["services"].items():
+        assert "bridge" not in service.get("depends_on", {}), f"{name} waits for the bridge"
+    assert "/livez" in (DOCKER / "Dockerfile.bridge").read_text()
+    assert "/readyz" not in (DOCKER / "Dockerfile.bridge").read_text().split("HEALTHCHECK", 1)[1]
+
+
+def test_the_asterisk_image_holds_no_configuration(compose: dict[str, Any]) -> None:
+    """asterisk/production has example secrets: the image never copies it; the site's own
+    configuration is mounted (written by ctibridge asterisk-config with the site's secrets)."""
+    dockerfile = (DOCKER / "Dockerfile.asterisk").read_text()
+    assert "asterisk/production" not in "".join(line for line in dockerfile.splitlines()
+                                                if line.startswith(("COPY", "ADD")))
+    assert "./asterisk:/etc/asterisk:ro" in compose["services"]["asterisk"]["volumes"][0]

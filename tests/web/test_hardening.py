@@ -184,3 +184,43 @@ async def test_a_huge_genesys_value_never_reaches_a_widget(gws_sim: GwsSimulator
         refused = await bridge.metric("ctibridge_refused_total")
         assert refused['{reason="value_too_large",where="gws"}'] >= 1
         await ws.close()
+
+
+async def test_ami_noise_is_counted(gws_sim: GwsSimulator) -> None:
+    """An AMI peer that sends a frame without Event or Response, then more than one frame may
+    hold: both are dropped and counted, the bridge goes on."""
+
+    async def noisy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0\r\nFoo: bar\r\n\r\n" + b"X" * ((1 << 20) + 4096))
+        await writer.drain()
+        await reader.read()  # until the bridge gives up on us
+
+    server = await asyncio.start_server(noisy, "127.0.0.1", 0)
+    ami_port = server.sockets[0].getsockname()[1]
+    try:
+        settings = settings_for(gws_sim.base_url, ami_port=ami_port)
+        components = build(settings)
+        sock = socket.create_server(("127.0.0.1", 0))
+        async with serving(create_app(settings, components=components), settings, sock) as base, \
+                aiohttp.ClientSession() as http:
+            bridge = Served(base, components, http)
+
+            async def counted() -> bool:
+                refused = await bridge.metric("ctibridge_refused")
+                return (refused.get('_from_ami_total{reason="oversized_frame"}', 0) >= 1
+                        and refused.get('_total{reason="no_event",where="ami"}', 0) >= 1)
+
+            assert await until_answer(counted, what="AMI noise counted")
+            async with http.get(f"{base}/livez") as resp:
+                assert resp.status == 200
+    finally:
+        server.close()
+
+
+async def test_a_refused_gws_login_is_logged(gws_sim: GwsSimulator, caplog: Any) -> None:
+    agent = {"agent_id": "agent1", "username": "agent1", "password": "not-the-password", "dn": "5001"}
+    async with served(gws_sim, gws={"agents": [agent]}):
+        await until(lambda: "login_failed" in caplog.text, what="the GWS login failure logged")
+    (line,) = [r for r in caplog.records if "login_failed" in r.getMessage()]
+    assert line.levelname == "ERROR" and "agent1" in line.getMessage()
+    assert "not-the-password" not in caplog.text
