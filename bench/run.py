@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Row, table
 
-BENCHMARKS = ("throughput", "latency", "capacity", "actions")
+BENCHMARKS = ("throughput", "latency", "capacity", "actions", "timeline")
 
 
 def machine() -> str:

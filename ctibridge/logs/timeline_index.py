@@ -39,7 +39,9 @@ class TimelineIndex:
         self.max_calls, self.max_rows = max_calls, max_rows
         self._calls: OrderedDict[str, _Call] = OrderedDict()  # least recently active first
         self._owners: dict[str, set[str]] = {}  # identifier -> ids of the calls known by it
-        self._recent: deque[tuple[Record, frozenset[str]]] = deque(maxlen=recent)
+        self.recent = recent
+        self._recent: deque[tuple[Record, frozenset[str]]] = deque()  # oldest first
+        self._recent_by_key: dict[str, deque[Record]] = {}  # the same records, by identifier
         self._links: deque[Record] = deque(maxlen=max_links)
 
     def observe(self, record: Record) -> None:
@@ -54,7 +56,7 @@ class TimelineIndex:
         keys = frozenset(record_keys(record))
         if not keys:
             return
-        self._recent.append((record, keys))
+        self._remember(record, keys)
         for call_id in set().union(*(self._owners.get(key, ()) for key in keys)):
             self._file(self._calls[call_id], record)
 
@@ -90,9 +92,21 @@ class TimelineIndex:
         call.keys |= new_keys
         for key in new_keys:
             self._owners.setdefault(key, set()).add(call_id)
-        for record, keys in self._recent:  # what arrived before the call was known by these keys
-            if keys & new_keys:
+        for key in new_keys:  # what arrived before the call was known by these keys
+            for record in self._recent_by_key.get(key, ()):
                 self._file(call, record)
+
+    def _remember(self, record: Record, keys: frozenset[str]) -> None:
+        if len(self._recent) >= self.recent:
+            _, old_keys = self._recent.popleft()
+            for key in old_keys:  # first in, first out: the oldest record of each of its keys
+                records = self._recent_by_key[key]
+                records.popleft()
+                if not records:
+                    del self._recent_by_key[key]
+        self._recent.append((record, keys))
+        for key in keys:
+            self._recent_by_key.setdefault(key, deque()).append(record)
 
     def _file(self, call: _Call, record: Record) -> None:
         if id(record) in call.filed:

@@ -20,6 +20,7 @@ EXPECTED = {
     "latency": ("latency.memory.publish_p99", "latency.memory.client_p99", "latency.redis.client_p99"),
     "capacity": ("capacity.state_per_call", "capacity.rss ", "capacity.startup", "capacity.resync"),
     "actions": ("actions.hold_share_in_process", "actions.hold_widget_round_trip"),
+    "timeline": ("timeline.index_request_", "timeline.index_memory_", "timeline.full_pass_"),
 }
 NEEDS_REDIS = {"throughput", "latency"}
 
