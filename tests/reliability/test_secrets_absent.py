@@ -1,4 +1,4 @@
-"""No secret in the logs (every logger at DEBUG), the event log, /health or /metrics, over a full
+"""No secret in the logs (every logger at DEBUG), the event log, /readyz or /metrics, over a full
 service start that really logs in (the AMI simulator checks the AMI secret, the GWS simulator the
 agents' passwords), carries a call and an action, and over a refused AMI login."""
 

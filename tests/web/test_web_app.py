@@ -1,5 +1,5 @@
 """The service over real HTTP and WebSocket clients: a whole bridge (memory store) with real GWS
-sessions on the GWS simulator, and an AMI client whose Asterisk is down (so /health says so)."""
+sessions on the GWS simulator, and an AMI client whose Asterisk is down (so /readyz says so)."""
 
 from __future__ import annotations
 
