@@ -91,7 +91,7 @@ def run(quick: bool = False) -> list[Any]:
                     [f["request_ms"] for f in figures]),
                 row(f"timeline.index_observe_{calls}", f"index cost per record written, {size}", "us",
                     [f["observe_us"] for f in figures]),
-                row(f"timeline.index_memory_{calls}", f"index memory (at most 2,000 calls), {size}", "MB",
+                row(f"timeline.index_memory_{calls}", f"index memory (at most 1,000 calls), {size}", "MB",
                     [f["memory_mb"] for f in figures]),
                 row(f"timeline.full_pass_{calls}", f"old route: read + replay + ladders, {size}", "ms",
                     [full_pass_ms(log, Path(tmp) / f"events-{calls}-{n}.jsonl")

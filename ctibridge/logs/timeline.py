@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ctibridge.core.deltas import Delta
@@ -145,8 +145,8 @@ def _gws_label(msg: dict[str, Any]) -> tuple[str, str]:
     return name, " ".join(str(x) for x in (call.get("state", ""), call.get("callType", "")) if x)
 
 
-def _record_row(record: Record, t0: float) -> Row:
-    t = record.t - t0
+def record_row(record: Record) -> Row:
+    t = record.t
     msg = record.msg
     if is_link(record):
         lane = "asterisk" if record.src == "ami" or "ami" in str(msg.get("link", record.conn)) else "genesys"
@@ -159,7 +159,7 @@ def _record_row(record: Record, t0: float) -> Row:
     return Row(t, "asterisk" if record.src == "ami" else "genesys", label, detail)
 
 
-def _delta_row(delta: Delta, t0: float) -> Row:
+def delta_row(delta: Delta) -> Row:
     call = delta.call
     sync = call.get("sync") or {}
     sides = " ".join(
@@ -169,7 +169,7 @@ def _delta_row(delta: Delta, t0: float) -> Row:
     label = f"#{delta.seq} {delta.op.value} {call.get('state')}"
     detail = f"{sides} sync {sync.get('status')}" + (f" ({rule})" if rule else "")
     return Row(
-        delta.t - t0, "widget", label, detail, divergence=rule if sync.get("status") == "diverged" else ""
+        delta.t, "widget", label, detail, divergence=rule if sync.get("status") == "diverged" else ""
     )
 
 
@@ -196,12 +196,18 @@ def ladders(records: Sequence[Record], deltas: Sequence[Delta]) -> dict[str, lis
 
 
 def ladder_rows(matched: Sequence[Record], links: Iterable[Record], mine: Sequence[Delta]) -> list[Row]:
-    start = min([d.t for d in mine] + [r.t for r in matched])
-    end = max([d.t for d in mine] + [r.t for r in matched])
-    around = [r for r in links if start <= r.t <= end]  # link changes while the call lived
-    rows = [_record_row(r, start) for r in [*matched, *around]] + [_delta_row(d, start) for d in mine]
-    rows.sort(key=lambda row: (row.t, LANES.index(row.lane)))
-    return rows
+    rows = [record_row(r) for r in matched] + [delta_row(d) for d in mine]
+    return relative(rows, links)
+
+
+def relative(rows: Sequence[Row], links: Iterable[Record]) -> list[Row]:
+    """A call's rows (absolute times) with the link changes while it lived, in order, times
+    relative to its first row."""
+    start, end = min(r.t for r in rows), max(r.t for r in rows)
+    around = [record_row(r) for r in links if start <= r.t <= end]
+    out = [replace(r, t=r.t - start) for r in [*rows, *around]]
+    out.sort(key=lambda row: (row.t, LANES.index(row.lane)))
+    return out
 
 
 STYLE = """

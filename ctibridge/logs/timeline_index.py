@@ -9,40 +9,50 @@ arrive before the delta that makes its identifier known (a Newchannel before cor
 last ``recent`` records stay in a ring that a call searches when it learns new identifiers.
 
 Memory is bounded: at most ``max_calls`` calls (the least recently active is forgotten), at most
-``max_rows`` records and deltas per call (later ones are counted, not kept), ``recent`` unfiled
-records and ``max_links`` link changes.
+``max_rows`` rows per call (later ones are counted, not kept), the last ``recent`` records and
+``max_links`` link changes. A call keeps its drawn rows and its latest view, not the records.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from ctibridge.core.deltas import Delta
 from ctibridge.logs.eventlog import Record
-from ctibridge.logs.timeline import Ladder, call_keys, is_link, ladder_rows, record_keys
+from ctibridge.logs.timeline import (
+    Ladder,
+    Row,
+    call_keys,
+    delta_row,
+    is_link,
+    record_keys,
+    record_row,
+    relative,
+)
 
 
 @dataclass(slots=True)
 class _Call:
     dn: str
-    records: list[Record] = field(default_factory=list)
-    deltas: list[Delta] = field(default_factory=list)
+    view: dict[str, Any]  # the latest
+    rows: list[Row] = field(default_factory=list)  # drawn when filed: the records are not kept
     keys: set[str] = field(default_factory=set)
-    filed: set[int] = field(default_factory=set)  # id() of the records in ``records``
+    filed: set[int] = field(default_factory=set)  # numbers of the records in ``rows``
     truncated: int = 0
 
 
 class TimelineIndex:
-    def __init__(self, *, max_calls: int = 2000, max_rows: int = 2000, recent: int = 4000,
+    def __init__(self, *, max_calls: int = 1000, max_rows: int = 500, recent: int = 4000,
                  max_links: int = 1000) -> None:
-        self.max_calls, self.max_rows = max_calls, max_rows
+        self.max_calls, self.max_rows, self.recent = max_calls, max_rows, recent
         self._calls: OrderedDict[str, _Call] = OrderedDict()  # least recently active first
         self._owners: dict[str, set[str]] = {}  # identifier -> ids of the calls known by it
-        self.recent = recent
-        self._recent: deque[tuple[Record, frozenset[str]]] = deque()  # oldest first
-        self._recent_by_key: dict[str, deque[Record]] = {}  # the same records, by identifier
+        self._recent: deque[tuple[int, Record, frozenset[str]]] = deque()  # oldest first
+        self._recent_by_key: dict[str, deque[tuple[int, Record]]] = {}  # the same, by identifier
         self._links: deque[Record] = deque(maxlen=max_links)
+        self._seen = 0  # records observed: numbers them
 
     def observe(self, record: Record) -> None:
         """File one event-log record (the writer's observer)."""
@@ -56,9 +66,10 @@ class TimelineIndex:
         keys = frozenset(record_keys(record))
         if not keys:
             return
-        self._remember(record, keys)
+        self._seen += 1
+        self._remember(self._seen, record, keys)
         for call_id in set().union(*(self._owners.get(key, ()) for key in keys)):
-            self._file(self._calls[call_id], record)
+            self._file(self._calls[call_id], self._seen, record)
 
     def dn_of(self, call_id: str) -> str | None:
         call = self._calls.get(call_id)
@@ -66,10 +77,9 @@ class TimelineIndex:
 
     def ladder(self, call_id: str) -> Ladder | None:
         call = self._calls.get(call_id)
-        if call is None or not call.deltas:
+        if call is None:
             return None
-        rows = ladder_rows(call.records, self._links, call.deltas)
-        return Ladder(call_id, rows, call.deltas[-1].call, call.truncated)
+        return Ladder(call_id, relative(call.rows, self._links), call.view, call.truncated)
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -78,14 +88,12 @@ class TimelineIndex:
         call_id = str(delta.call.get("id"))
         call = self._calls.get(call_id)
         if call is None:
-            call = self._calls[call_id] = _Call(delta.dn)
+            call = self._calls[call_id] = _Call(delta.dn, delta.call)
             if len(self._calls) > self.max_calls:
                 self._forget(*self._calls.popitem(last=False))
         self._calls.move_to_end(call_id)
-        if len(call.deltas) + len(call.records) < self.max_rows:
-            call.deltas.append(delta)
-        else:
-            call.truncated += 1
+        call.view = delta.call
+        self._add(call, delta_row(delta))
         new_keys = call_keys(delta.call) - call.keys
         if not new_keys:
             return
@@ -93,29 +101,31 @@ class TimelineIndex:
         for key in new_keys:
             self._owners.setdefault(key, set()).add(call_id)
         for key in new_keys:  # what arrived before the call was known by these keys
-            for record in self._recent_by_key.get(key, ()):
-                self._file(call, record)
+            for number, record in self._recent_by_key.get(key, ()):
+                self._file(call, number, record)
 
-    def _remember(self, record: Record, keys: frozenset[str]) -> None:
+    def _remember(self, number: int, record: Record, keys: frozenset[str]) -> None:
         if len(self._recent) >= self.recent:
-            _, old_keys = self._recent.popleft()
+            _, _, old_keys = self._recent.popleft()
             for key in old_keys:  # first in, first out: the oldest record of each of its keys
                 records = self._recent_by_key[key]
                 records.popleft()
                 if not records:
                     del self._recent_by_key[key]
-        self._recent.append((record, keys))
+        self._recent.append((number, record, keys))
         for key in keys:
-            self._recent_by_key.setdefault(key, deque()).append(record)
+            self._recent_by_key.setdefault(key, deque()).append((number, record))
 
-    def _file(self, call: _Call, record: Record) -> None:
-        if id(record) in call.filed:
-            return
-        if len(call.deltas) + len(call.records) >= self.max_rows:
+    def _file(self, call: _Call, number: int, record: Record) -> None:
+        if number not in call.filed and self._add(call, record_row(record)):
+            call.filed.add(number)
+
+    def _add(self, call: _Call, row: Row) -> bool:
+        if len(call.rows) >= self.max_rows:
             call.truncated += 1
-            return
-        call.filed.add(id(record))
-        call.records.append(record)
+            return False
+        call.rows.append(row)
+        return True
 
     def _forget(self, call_id: str, call: _Call) -> None:
         for key in call.keys:
