@@ -244,6 +244,7 @@ class Log(Section):
     event_log_max_mb: int = Field(default=100, ge=0, description="rotate the event log at this size (0: no)")
     event_log_max_age_h: float = Field(default=24.0, ge=0, description="... or at this age (0: never)")
     event_log_keep: int = Field(default=10, ge=0, description="rotated event logs kept; older are deleted")
+    timeline_calls: int = Field(default=1000, ge=0, description="calls whose timeline is kept (0: none)")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = Field(
         default="text", description="json: one object per line, with call_id and dn when the event has them")

@@ -44,7 +44,7 @@ class _Call:
 
 
 class TimelineIndex:
-    def __init__(self, *, max_calls: int = 1000, max_rows: int = 500, recent: int = 4000,
+    def __init__(self, *, max_calls: int = 1000, max_rows: int = 500, recent: int = 1000,
                  max_links: int = 1000) -> None:
         self.max_calls, self.max_rows, self.recent = max_calls, max_rows, recent
         self._calls: OrderedDict[str, _Call] = OrderedDict()  # least recently active first

@@ -98,8 +98,8 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
     if store is None:
         store = (RedisStore(settings.store.redis_url or "", owner_ttl=settings.store.ownership_ttl_s)
                  if settings.store.kind == "redis" else MemoryStore())
-    timeline = TimelineIndex()
     log = settings.log
+    timeline = TimelineIndex(max_calls=log.timeline_calls)
     log_writer = EventLogWriter(log.event_log, observers=[timeline.observe], rotation=Rotation(
         max_bytes=log.event_log_max_mb * 1_000_000 or None, max_age_s=log.event_log_max_age_h * 3600 or None,
         keep=log.event_log_keep))

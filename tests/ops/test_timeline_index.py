@@ -83,3 +83,10 @@ def test_a_record_before_the_call_is_known_is_filed_when_it_is() -> None:
         index.observe(record)
     ladder = index.ladder("c0")
     assert ladder is not None and [r.lane for r in ladder.rows].count("asterisk") == 3
+
+
+def test_timelines_can_be_turned_off() -> None:
+    index = TimelineIndex(max_calls=0)
+    for record in _call_records(3, 2):
+        index.observe(record)
+    assert len(index) == 0 and index.ladder("c2") is None
