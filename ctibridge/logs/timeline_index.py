@@ -88,6 +88,8 @@ class TimelineIndex:
         call_id = str(delta.call.get("id"))
         call = self._calls.get(call_id)
         if call is None:
+            if not self.max_calls:
+                return  # timelines are off
             call = self._calls[call_id] = _Call(delta.dn, delta.call)
             if len(self._calls) > self.max_calls:
                 self._forget(*self._calls.popitem(last=False))
