@@ -145,12 +145,13 @@ class CallDriver:
 
 
 async def _wait_ready(http_port: int, deadline_s: float = 20.0) -> None:
-    url = f"http://127.0.0.1:{http_port}/health"
+    url = f"http://127.0.0.1:{http_port}/readyz"
+    auth = {"Authorization": f"Bearer {mint(SECRET.encode(), 'bench', ['5001'], 3600, time.time())}"}
     end = time.monotonic() + deadline_s
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < end:
             try:
-                async with session.get(url) as resp:
+                async with session.get(url, headers=auth) as resp:
                     body = await resp.json()
                     if body.get("ami", {}).get("ready"):
                         return

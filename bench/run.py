@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.common import Row, table
 
-BENCHMARKS = ("throughput", "latency", "capacity", "actions", "identity", "one_dn")
+BENCHMARKS = ("throughput", "latency", "capacity", "actions", "identity", "one_dn", "timeline")
 
 
 def machine() -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ctibridge import __version__
+
 # name -> (module, function, one-line help). Modules are imported only when their command runs,
 # so `ctibridge token` does not pay for aiohttp, and a broken room cannot break the others.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -22,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def usage() -> str:
-    lines = ["usage: ctibridge COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: ctibridge COMMAND [ARGS...]      (ctibridge COMMAND --help for its options)",
+             "       ctibridge --version", "", "commands:"]
     lines += [f"  {name:<16} {help_}" for name, (_, _, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -31,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
+        return 0
+    if args[0] in ("-V", "--version", "version"):
+        print(f"ctibridge {__version__}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:

@@ -3,13 +3,14 @@
 Environment variables win over the file and nest with ``__``: ``CTIBRIDGE_AMI__PORT=5039``,
 ``CTIBRIDGE_AUTH__TOKEN_SECRET=...``. Every secret is a ``SecretStr`` given either inline (better:
 by environment) or as ``<name>_file`` (read once at load time, trailing newline stripped), so it
-never shows in a repr, a log line, ``check-config`` output or ``/health``.
+never shows in a repr, a log line, ``check-config`` output or ``/readyz``.
 
 ``ctibridge check-config FILE`` validates a file and the environment (see ``main``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -58,6 +59,24 @@ class Listen(Section):
     def _ip_literal(cls, host: str) -> str:
         ip_address(host)  # a literal address, so the bind is exactly what the file says
         return host
+
+
+class Http(Section):
+    """The HTTP listener's limits and the security headers of the pages it serves."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0, description="first request headers' deadline")
+    idle_timeout_s: float = Field(default=30.0, gt=0, description="close a connection idle this long")
+    connections_per_ip: int = Field(default=200, ge=1, description="open connections per client address")
+    proxies: list[str] = Field(default=[], description="addresses exempt from connections_per_ip (nginx)")
+    frame_ancestors: list[str] = Field(
+        default=["'self'"], description="CSP frame-ancestors: the origins that may embed the widget (WWE)")
+    connect_src: list[str] = Field(
+        default=[], description="CSP connect-src besides 'self': e.g. Asterisk's wss://host:8089")
+
+    @field_validator("proxies")
+    @classmethod
+    def _addresses(cls, items: list[str]) -> list[str]:
+        return [str(ip_address(item)) for item in items]
 
 
 class Tls(Section):
@@ -178,6 +197,9 @@ class Actions(Section):
     step_timeout_s: float = Field(default=defaults.STEP_TIMEOUT_S, gt=0)  # one GWS/AMI operation
     # until both sides' events show the result
     confirm_timeout_s: float = Field(default=defaults.CONFIRM_TIMEOUT_S, gt=0)
+    per_agent_per_second: float = Field(
+        default=2.0, gt=0, description="actions one agent may start per second (all sockets and REST)")
+    per_agent_burst: int = Field(default=10, ge=1, description="... and at once")
 
 
 class Store(Section):
@@ -286,7 +308,13 @@ class Auth(Section):
 
 class Log(Section):
     event_log: Path | None = None
+    event_log_max_mb: int = Field(default=100, ge=0, description="rotate the event log at this size (0: no)")
+    event_log_max_age_h: float = Field(default=24.0, ge=0, description="... or at this age (0: never)")
+    event_log_keep: int = Field(default=10, ge=0, description="rotated event logs kept; older are deleted")
+    timeline_calls: int = Field(default=1000, ge=0, description="calls whose timeline is kept (0: none)")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line, with call_id and dn when the event has them")
 
 
 class Settings(BaseSettings):
@@ -294,6 +322,7 @@ class Settings(BaseSettings):
                                       extra="forbid", frozen=True)
 
     listen: Listen = Listen()
+    http: Http = Http()
     tls: Tls | None = None
     ami: Ami
     gws: Gws
@@ -344,19 +373,21 @@ def describe_errors(err: ValidationError) -> list[str]:
 
 def main(argv: list[str]) -> int:
     """``ctibridge check-config FILE``: exit 0 with a redacted summary, or 2 with one line per error."""
-    if len(argv) != 1 or argv[0].startswith("-"):
-        print("usage: ctibridge check-config FILE", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="ctibridge check-config", description="Validate a configuration file with the CTIBRIDGE_* "
+        "environment on top; print it with secrets hidden, or one line per problem.")
+    parser.add_argument("file", metavar="FILE", help="TOML configuration (docs/configuration.md)")
+    path = parser.parse_args(argv).file
     try:
-        settings = Settings.load(argv[0])
+        settings = Settings.load(path)
     except ValidationError as err:
-        print(f"{argv[0]}: {err.error_count()} error(s)", file=sys.stderr)
+        print(f"{path}: {err.error_count()} error(s)", file=sys.stderr)
         for line in describe_errors(err):
             print(f"  {line}", file=sys.stderr)
         return 2
     except (OSError, tomllib.TOMLDecodeError) as err:
-        print(f"{argv[0]}: {err}", file=sys.stderr)
+        print(f"{path}: {err}", file=sys.stderr)
         return 2
-    print(f"OK {argv[0]}")
+    print(f"OK {path}")
     print(json.dumps(settings.summary(), indent=2))
     return 0

@@ -13,6 +13,7 @@ done
 if [ -n "$need" ]; then
     echo "bootstrap: installing system packages:$need"
     apt-get update -qq
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 

@@ -10,6 +10,7 @@ command -v unshare >/dev/null 2>&1 || missing="$missing util-linux"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"  # test certificates
 if [ -n "$missing" ]; then
     apt-get update
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
 fi
 exec "${CTIBRIDGE:-$here/../.venv/bin/ctibridge}" asterisk-sandbox build

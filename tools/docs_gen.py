@@ -41,7 +41,7 @@ Generated from `ctibridge/config.py` (`Settings`) by `python -m tools.docs_gen`;
 Sources, strongest first: the environment (`CTIBRIDGE_<SECTION>__<KEY>`, nested with `__`; lists
 and tables as JSON), then the TOML file given to `ctibridge run --config`. A secret is given
 inline (better: by environment) or as `<name>_file` holding only the secret, never both; secrets
-are never printed, logged or shown on `/health`.
+are never printed, logged or shown on `/readyz`.
 """
 
 

@@ -158,6 +158,7 @@ class AmiClient:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._registrations: dict[str, str] = {}
         self._last_read = 0.0  # clock() when the latest frame was read: any bytes prove the link alive
+        self.oversized_frames = 0  # input dropped by the framer (a frame over core.ami_parse.MAX_FRAME)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -288,6 +289,10 @@ class AmiClient:
             self._registrations[registration_dn(str(raw.get("ClientUri", "")))] = str(raw.get("Status", ""))
         elif event == "Registry" and raw.get("ChannelType") == "PJSIP":
             self._registrations[registration_dn(str(raw.get("Username", "")))] = str(raw.get("Status", ""))
+
+    def frame_oversized(self) -> None:
+        self.oversized_frames += 1
+        log.warning("AMI: dropped input larger than one AMI frame may be (%d so far)", self.oversized_frames)
 
     def action_sent(self, action: Mapping[str, Any]) -> None:
         if str(action.get("Action", "")).lower() == "login":

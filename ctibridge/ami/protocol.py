@@ -25,9 +25,9 @@ from ctibridge.core.ami_parse import AmiFramer, RawMessage
 log = logging.getLogger("ctibridge.ami")
 
 
-
 class FrameSink(Protocol):
     def frame_received(self, raw: RawMessage) -> None: ...
+    def frame_oversized(self) -> None: ...
     def action_sent(self, action: Mapping[str, Any]) -> None: ...
 
 
@@ -46,7 +46,11 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.framer = AmiFramer()
 
     def data_received(self, data: bytes) -> None:
-        for raw in self.framer.feed(data):
+        oversized = self.framer.oversized
+        frames = self.framer.feed(data)
+        if self.framer.oversized != oversized:
+            self.sink.frame_oversized()
+        for raw in frames:
             if self.closed:  # a Shutdown (or the sink) ended the session: nothing after counts
                 return
             self.sink.frame_received(raw)

@@ -169,7 +169,8 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ctibridge asterisk-config", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="ctibridge asterisk-config",
+                                description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("--dns", required=True, help="agent DNs: 5001-5020 or 5001,5002,5010-5012")
     p.add_argument("--genesys-host", required=True, help="Genesys SIP Server address")
     p.add_argument("--genesys-port", type=int, default=5060)

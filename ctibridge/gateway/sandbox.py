@@ -281,7 +281,8 @@ def process_alive(pid: int) -> bool:
 
 # ---------------------------------------------------------------------- command line
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="ctibridge asterisk-sandbox", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="ctibridge asterisk-sandbox",
+                                description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("command", choices=["build", "start", "stop", "status"])
     p.add_argument(
         "--root", type=Path, default=None, help=f"chroot (default $CTIBRIDGE_ASTERISK_ROOT or {DEFAULT_ROOT})"

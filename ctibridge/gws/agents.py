@@ -95,5 +95,5 @@ class GwsAgents:
         return GwsOperations(self.session_for_dn(dn))
 
     def status(self) -> list[AgentStatus]:
-        """For /health: one line per agent."""
+        """For /readyz: one line per agent."""
         return [AgentStatus(s.agent.username, s.dn, s.status, s.detail) for s in self.sessions.values()]

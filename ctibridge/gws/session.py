@@ -184,6 +184,8 @@ class GwsSession:
             await self._link_event("lost", f"{type(reason).__name__}: {reason}")
 
     async def _link_event(self, status: str, detail: str) -> None:
+        if status in ("login_failed", "session_expired", "csrf_failed"):  # the operator must act
+            log.error("GWS %s (dn %s): %s: %s", self.agent.username, self.dn or "?", status, detail)
         self.status, self.detail = status, detail
         await self._deliver(self._on_link, self.dn or self.agent.username, status, self._clock(), detail)
 

@@ -296,8 +296,12 @@ def schema_text() -> str:
 
 def main(argv: list[str]) -> int:
     """``ctibridge schema``: print the JSON Schema of the widget protocol."""
+    usage = "usage: ctibridge schema  (prints the JSON Schema of every /ws message)"
+    if argv in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if argv:
-        print("usage: ctibridge schema  (prints the JSON Schema of every /ws message)", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     sys.stdout.write(schema_text())
     return 0

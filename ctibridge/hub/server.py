@@ -94,6 +94,7 @@ class HubStats:
     refusals: dict[str, int] = field(default_factory=dict)  # by RefusalReason (expired, ...)
     slow_consumers: int = 0
     rate_limited: int = 0
+    actions_refused: int = 0  # over the agent's action limit (all of its sockets together)
     gaps: int = 0
     actions: int = 0
 
@@ -122,7 +123,8 @@ class Hub:
                  hello_timeout: float = 5.0, send_queue: int = 256,
                  max_msg_size: int = defaults.MAX_FRAME_BYTES,
                  rate_per_second: float = defaults.RATE_PER_SECOND,
-                 rate_burst: int = defaults.RATE_BURST) -> None:
+                 rate_burst: int = defaults.RATE_BURST,
+                 action_allowed: Callable[[Principal], bool] = lambda principal: True) -> None:
         self.store = store
         self.authenticate = authenticate
         self.origin_allowed = origin_allowed
@@ -135,6 +137,7 @@ class Hub:
         self.max_msg_size = max_msg_size
         self.rate_per_second = rate_per_second
         self.rate_burst = rate_burst
+        self.action_allowed = action_allowed  # per agent, shared by all its sockets and the REST API
         self.stats = HubStats()
         self._clients: dict[str, set[_Client]] = {}
 
@@ -282,11 +285,11 @@ class Hub:
     async def _serve(self, client: _Client) -> None:
         client.writer = asyncio.create_task(self._write(client))
         async for msg in client.ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not client.bucket.take(time.monotonic()):
+                self.stats.rate_limited += 1  # binary frames count too: any frame costs work
+                await self._close(client, CLOSE_SLOW, "rate limit")
+                return
             if msg.type is WSMsgType.TEXT:
-                if not client.bucket.take(time.monotonic()):
-                    self.stats.rate_limited += 1
-                    await self._close(client, CLOSE_SLOW, "rate limit")
-                    return
                 self._on_frame(client, msg.data)
             elif msg.type is WSMsgType.BINARY:
                 self.stats.bad_messages += 1
@@ -302,6 +305,11 @@ class Hub:
         if isinstance(msg, ClientPingMessage):
             self._send(client, PongMessage())
         elif isinstance(msg, ActionMessage):
+            if not self.action_allowed(client.principal):
+                self.stats.actions_refused += 1
+                self._send(client, ActionResult(id=msg.id, ok=False, outcome="rejected",
+                                                detail="rate limited: too many actions for this agent"))
+                return
             self.stats.actions += 1
             task = asyncio.create_task(self._act(client, msg))
             client.actions.add(task)

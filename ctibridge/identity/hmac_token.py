@@ -108,9 +108,11 @@ def main(argv: list[str]) -> int:
 
     The secret comes from ``--config`` (``auth.token_secret``) or else from the environment
     ``CTIBRIDGE_AUTH__TOKEN_SECRET``."""
-    parser = argparse.ArgumentParser(prog="ctibridge token", description="mint an agent token")
-    parser.add_argument("--agent", required=True)
-    parser.add_argument("--dn", action="append", required=True, dest="dns")
+    parser = argparse.ArgumentParser(prog="ctibridge token", description="Mint an agent token (printed on "
+                                     "stdout) for the widget, the REST API and the operator pages.")
+    parser.add_argument("--agent", required=True, help="the agent's name, as audit lines will show it")
+    parser.add_argument("--dn", action="append", required=True, dest="dns", metavar="DN[,DN...]",
+                        help="a DN the token covers; repeat it or give a comma list: --dn 5001,5002")
     parser.add_argument("--ttl", default=None, help="lifetime, e.g. 8h (default: auth.token_ttl_s)")
     parser.add_argument("--config", default=None, help="service configuration file")
     args = parser.parse_args(argv)
@@ -134,5 +136,8 @@ def main(argv: list[str]) -> int:
                   file=sys.stderr)
             return 2
         secret, ttl = env_secret.encode(), ttl_arg or 8 * 3600
-    print(mint(secret, args.agent, args.dns, ttl, time.time()))
+    dns = [dn.strip() for item in args.dns for dn in item.split(",") if dn.strip()]
+    if not dns or not all(dn.isdigit() for dn in dns):
+        parser.error(f"--dn: DNs are digits, comma-separated: {','.join(args.dns)!r}")
+    print(mint(secret, args.agent, dns, ttl, time.time()))
     return 0

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from pydantic import SecretStr
 
 from ctibridge.ami.client import AmiClient, AmiSettings
@@ -41,8 +40,8 @@ from ctibridge.sim.gws import GwsSimulator, SimAgent
 from ctibridge.sim.gws.auth import bridge_jwt_section
 from ctibridge.sim.runner import ScenarioRunner
 from ctibridge.sim.scenario import Scenario, bundled_scenarios
-from ctibridge.web import pages
 from ctibridge.web.app import create_app
+from ctibridge.web.serve import serving
 
 SIM_DNS = ("5001", "5002")
 HOST = "127.0.0.1"
@@ -194,17 +193,13 @@ async def running_demo(port: int, workdir: Path, side: AsteriskSide) -> AsyncIte
     settings = _settings(bound, side, gws, secret, workdir / "events.jsonl")
     components = build(settings)
     app = create_app(settings, components=components)
-    pages.add_routes(app)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
     try:
-        await _until_connected(components, gws, side.dns)
-        for dn in side.dns:
-            gws.set_agent_state(dn, "Ready")
-        yield Demo(gws, side, components, f"http://{HOST}:{bound}", secret.encode())
+        async with serving(app, settings, sock) as base_url:
+            await _until_connected(components, gws, side.dns)
+            for dn in side.dns:
+                gws.set_agent_state(dn, "Ready")
+            yield Demo(gws, side, components, base_url, secret.encode())
     finally:
-        await runner.cleanup()
         await gws.stop()
 
 
@@ -253,7 +248,8 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ctibridge demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ctibridge demo",
+                                     description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument(
         "--asterisk",
         choices=("sim", "real", "auto"),

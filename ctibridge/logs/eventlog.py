@@ -18,7 +18,8 @@ reader also accepts raw AMI captures (the bytes of an AMI socket) and single GWS
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -50,26 +51,94 @@ class Record:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-class EventLogWriter:
-    """Appends records to a JSON Lines file (or any text stream)."""
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """When the live log starts a new file, and how many rotated files stay on disk."""
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
-        if isinstance(target, (str, Path)):
-            self._file: IO[str] = open(target, "a", encoding="utf-8")
-            self._owned = True
-        else:
-            self._file, self._owned = target, False
+    max_bytes: int | None = None  # rotate once the file reaches this size
+    max_age_s: float | None = None  # ... or once its first record is this old
+    keep: int = 10  # rotated files kept (the oldest are deleted)
+
+
+class EventLogWriter:
+    """Appends records to a JSON Lines file (or any text stream), and hands each record to the
+    ``observers`` (the timeline index). Without a target it only feeds the observers.
+
+    With ``rotation`` (files only), the file is renamed to ``<name>.<UTC time of its first
+    record>`` when it grows past ``max_bytes`` or ages past ``max_age_s``, and only the newest
+    ``keep`` rotated files are kept: the log never fills the disk, and ``ctibridge replay
+    <name>.*`` reads them back in order."""
+
+    def __init__(self, target: str | Path | IO[str] | None, *, rotation: Rotation | None = None,
+                 observers: Iterable[Callable[[Record], None]] = ()) -> None:
+        self.path = Path(target) if isinstance(target, (str, Path)) else None
+        self.rotation = rotation if self.path is not None else None
+        self.observers = list(observers)
+        self._file: IO[str] | None = None if isinstance(target, (str, Path)) else target
+        self._size = 0
+        self._first_t: float | None = None  # time of the current file's first record
+        if self.path is not None:
+            self._open()
+
+    def _open(self) -> None:
+        assert self.path is not None
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._size = self._file.tell()
+        self._first_t = None
 
     def write(self, src: str, dir: str, msg: dict[str, Any], t: float, conn: str = "") -> None:
-        self._file.write(Record(t, src, dir, msg, conn).to_json() + "\n")
+        record = Record(t, src, dir, msg, conn)
+        for observe in self.observers:
+            observe(record)
+        if self._file is None:
+            return
+        if self.rotation is not None and self._due(t):
+            self._rotate()
+        line = record.to_json() + "\n"
+        self._file.write(line)
+        self._size += len(line)  # characters: close enough to bytes for a size limit
+        if self._first_t is None:
+            self._first_t = t
+
+    def _due(self, t: float) -> bool:
+        rotation = self.rotation
+        assert rotation is not None
+        if self._size == 0:
+            return False
+        too_big = rotation.max_bytes is not None and self._size >= rotation.max_bytes
+        first = self._first_t if self._first_t is not None else t
+        too_old = rotation.max_age_s is not None and t - first >= rotation.max_age_s
+        return too_big or too_old
+
+    def _rotate(self) -> None:
+        assert self.path is not None and self.rotation is not None and self._file is not None
+        self._file.close()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._first_t or time.time()))
+        target = self.path.with_name(f"{self.path.name}.{stamp}")
+        n = 1
+        while target.exists():  # two rotations within a second
+            target = self.path.with_name(f"{self.path.name}.{stamp}-{n}")
+            n += 1
+        self.path.rename(target)
+        for old in self.rotated()[: -self.rotation.keep or None]:
+            old.unlink(missing_ok=True)
+        self._open()
+
+    def rotated(self) -> list[Path]:
+        """The rotated files of this log, oldest first (their names sort by time)."""
+        if self.path is None:
+            return []
+        return sorted(self.path.parent.glob(f"{self.path.name}.*"))
 
     def flush(self) -> None:
-        self._file.flush()
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
-        self._file.flush()
-        if self._owned:
-            self._file.close()
+        if self._file is not None:
+            self._file.flush()
+            if self.path is not None:
+                self._file.close()
 
 
 def read_records(path: str | Path) -> Iterator[Record]:

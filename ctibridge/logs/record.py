@@ -47,7 +47,8 @@ class AmiRecorder:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ctibridge record", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="ctibridge record",
+                                description=__doc__.split("\n\n")[0].replace("``", ""))
     p.add_argument("--ami-host", default="127.0.0.1")
     p.add_argument("--ami-port", type=int, default=5038)
     p.add_argument("--ami-user", required=True)

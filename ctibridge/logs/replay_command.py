@@ -36,6 +36,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to let pass at the end")
     args = parser.parse_args(argv)
     settings = CorrelatorSettings(trunk_endpoints=frozenset(args.trunk or ["genesys"]))
+    missing = [f for f in args.files if not f.is_file()]
+    if missing:
+        print(f"ctibridge replay: no such file: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
     records = merge(read_records(f) for f in args.files)
     result = replay(paced(with_progress(records), args.speed), Correlator(settings), args.settle)
     shown = select_deltas(result.deltas, dns=args.dn, calls=args.call)

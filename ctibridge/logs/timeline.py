@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ctibridge.core import dialplan
@@ -56,7 +56,7 @@ class Row:
 GWS_ID_KEYS = frozenset({"id", "callUuid", "connId", "previousConnId"})
 
 
-def _call_keys(view: dict[str, Any]) -> set[str]:
+def call_keys(view: dict[str, Any]) -> set[str]:
     """Every identifier a call view knows the call by: Uniqueids, Linkedid, channel names, the
     Genesys call id, CallUUID and connection ids (prefixed by kind, so they cannot collide)."""
     keys: set[str] = set()
@@ -89,7 +89,7 @@ def _gws_ids(value: Any) -> Iterable[str]:
             yield from _gws_ids(item)
 
 
-def _record_keys(record: Record) -> set[str]:
+def record_keys(record: Record) -> set[str]:
     msg = record.msg
     if record.src == "ami":
         if _ami_noise(msg):
@@ -110,7 +110,7 @@ def _ami_noise(msg: dict[str, Any]) -> bool:
     return event in AMI_NOISE
 
 
-def _is_link(record: Record) -> bool:
+def is_link(record: Record) -> bool:
     return record.dir == "meta" or any(k in record.msg for k in ("_link", "_meta", "link"))
 
 
@@ -146,10 +146,10 @@ def _gws_label(msg: dict[str, Any]) -> tuple[str, str]:
     return name, " ".join(str(x) for x in (call.get("state", ""), call.get("callType", "")) if x)
 
 
-def _record_row(record: Record, t0: float) -> Row:
-    t = record.t - t0
+def record_row(record: Record) -> Row:
+    t = record.t
     msg = record.msg
-    if _is_link(record):
+    if is_link(record):
         lane = "asterisk" if record.src == "ami" or "ami" in str(msg.get("link", record.conn)) else "genesys"
         status = msg.get("status") or msg.get("_link") or msg.get("_meta") or ""
         return Row(t, lane, f"link {status}", record.conn)
@@ -160,7 +160,7 @@ def _record_row(record: Record, t0: float) -> Row:
     return Row(t, "asterisk" if record.src == "ami" else "genesys", label, detail)
 
 
-def _delta_row(delta: Delta, t0: float) -> Row:
+def delta_row(delta: Delta) -> Row:
     call = delta.call
     sync = call.get("sync") or {}
     sides = " ".join(
@@ -170,7 +170,7 @@ def _delta_row(delta: Delta, t0: float) -> Row:
     label = f"#{delta.seq} {delta.op.value} {call.get('state')}"
     detail = f"{sides} sync {sync.get('status')}" + (f" ({rule})" if rule else "")
     return Row(
-        delta.t - t0, "widget", label, detail, divergence=rule if sync.get("status") == "diverged" else ""
+        delta.t, "widget", label, detail, divergence=rule if sync.get("status") == "diverged" else ""
     )
 
 
@@ -183,26 +183,32 @@ def ladders(records: Sequence[Record], deltas: Sequence[Delta]) -> dict[str, lis
     owners: dict[str, set[str]] = {}  # identifier -> calls known by it
     for call_id, mine in by_call.items():
         for delta in mine:
-            for key in _call_keys(delta.call):
+            for key in call_keys(delta.call):
                 owners.setdefault(key, set()).add(call_id)
     matched: dict[str, list[Record]] = {call_id: [] for call_id in by_call}
     links: list[Record] = []
     for record in records:
-        if _is_link(record):
+        if is_link(record):
             links.append(record)
             continue
-        for call_id in set().union(*(owners.get(key, ()) for key in _record_keys(record))):
+        for call_id in set().union(*(owners.get(key, ()) for key in record_keys(record))):
             matched[call_id].append(record)
-    return {call_id: _rows(matched[call_id], links, mine) for call_id, mine in by_call.items()}
+    return {call_id: ladder_rows(matched[call_id], links, mine) for call_id, mine in by_call.items()}
 
 
-def _rows(matched: list[Record], links: list[Record], mine: list[Delta]) -> list[Row]:
-    start = min([d.t for d in mine] + [r.t for r in matched])
-    end = max([d.t for d in mine] + [r.t for r in matched])
-    around = [r for r in links if start <= r.t <= end]  # link changes while the call lived
-    rows = [_record_row(r, start) for r in matched + around] + [_delta_row(d, start) for d in mine]
-    rows.sort(key=lambda row: (row.t, LANES.index(row.lane)))
-    return rows
+def ladder_rows(matched: Sequence[Record], links: Iterable[Record], mine: Sequence[Delta]) -> list[Row]:
+    rows = [record_row(r) for r in matched] + [delta_row(d) for d in mine]
+    return relative(rows, links)
+
+
+def relative(rows: Sequence[Row], links: Iterable[Record]) -> list[Row]:
+    """A call's rows (absolute times) with the link changes while it lived, in order, times
+    relative to its first row."""
+    start, end = min(r.t for r in rows), max(r.t for r in rows)
+    around = [record_row(r) for r in links if start <= r.t <= end]
+    out = [replace(r, t=r.t - start) for r in [*rows, *around]]
+    out.sort(key=lambda row: (row.t, LANES.index(row.lane)))
+    return out
 
 
 STYLE = """
@@ -244,6 +250,14 @@ def _ladder(rows: list[Row]) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    call_id: str
+    rows: list[Row]
+    view: dict[str, Any]  # the call's fullest (last) view
+    truncated: int = 0  # rows left out to keep the ladder bounded
+
+
 def render_timeline(
     records: Iterable[Record],
     deltas: Sequence[Delta],
@@ -253,16 +267,24 @@ def render_timeline(
     """A self-contained HTML page: one ladder per call (or only ``call_id``'s)."""
     if call_id is not None:
         deltas = [d for d in deltas if d.call.get("id") == call_id]
+    views = {str(d.call.get("id")): d.call for d in deltas}  # the last view of each call wins
+    return render_ladders(
+        [Ladder(cid, rows, views[cid]) for cid, rows in ladders(list(records), deltas).items()], title)
+
+
+def render_ladders(calls: Sequence[Ladder], title: str) -> str:
     sections = []
-    for cid, rows in ladders(list(records), deltas).items():
-        view = next(d.call for d in reversed(deltas) if d.call.get("id") == cid)  # the fullest view
+    for ladder in calls:
+        view, rows = ladder.view, ladder.rows
         diverged = sorted({r.divergence for r in rows if r.divergence})
         meta = (
             f"DN {view.get('dn')} · {view.get('direction')} · CallUUID {view.get('call_uuid') or '-'} · "
             f"{len(rows)} rows" + (f" · diverged: {', '.join(diverged)}" if diverged else "")
+            + (f" · {ladder.truncated} later rows left out" if ladder.truncated else "")
         )
         sections.append(
-            f"<h2>Call {html.escape(cid)}</h2><div class='meta'>{html.escape(meta)}</div>" + _ladder(rows)
+            f"<h2>Call {html.escape(ladder.call_id)}</h2><div class='meta'>{html.escape(meta)}</div>"
+            + _ladder(rows)
         )
     body = "".join(sections) or "<p>No call in these records.</p>"
     legend = "".join(

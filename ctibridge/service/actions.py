@@ -32,6 +32,7 @@ from ctibridge.service.relay import ActionRelay
 from ctibridge.service.role import Sources
 
 log = logging.getLogger("ctibridge.actions")
+audit = logging.getLogger("ctibridge.audit")  # one line per agent action: who, what, which call, result
 
 
 class OperationRunner(Protocol):
@@ -123,6 +124,12 @@ class ActionExecutor:
         latency = time.monotonic() - started
         self.metrics.action_latency.labels(msg.action).observe(latency)
         self.metrics.action_outcomes.labels(msg.action, result.outcome).inc()
+        view = self.pipeline.correlator.call(msg.call_id) or {}  # the owner's; a follower's has none
+        audit.info("%s %s on %s: %s %s", agent.agent, msg.action, msg.call_id, result.outcome, result.detail,
+                   extra={"agent": agent.agent, "action": msg.action, "call_id": msg.call_id,
+                          "dn": str(view.get("dn", "")),
+                          "params": msg.params.model_dump(exclude_none=True), "outcome": result.outcome,
+                          "detail": result.detail, "latency_ms": round(latency * 1000, 1)})
         return result.model_copy(update={"id": msg.id, "latency_ms": round(latency * 1000, 1)})
 
     async def _execute(self, agent: Principal, msg: ActionMessage) -> ActionResult:

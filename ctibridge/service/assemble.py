@@ -22,7 +22,8 @@ from ctibridge.gws.settings import GwsAgent, GwsSettings
 from ctibridge.hub.protocol import ActionMessage, ActionResult
 from ctibridge.hub.server import Hub, Principal
 from ctibridge.identity.verifiers import Verifiers
-from ctibridge.logs.eventlog import EventLogWriter
+from ctibridge.logs.eventlog import EventLogWriter, Rotation
+from ctibridge.logs.timeline_index import TimelineIndex
 from ctibridge.service.actions import ActionExecutor, SourceOperations
 from ctibridge.service.following import SessionFollowing
 from ctibridge.service.identity import hello_checker, phone_logins, verifiers
@@ -47,8 +48,10 @@ class Components:
     executor: ActionExecutor
     verifier: Verifiers
     metrics: Metrics
-    rate_limiter: RateLimiter
-    log_writer: EventLogWriter | None = None
+    rate_limiter: RateLimiter  # REST requests, per verified agent (else per address)
+    action_limiter: RateLimiter  # agent actions, per agent, over every socket and REST
+    timeline: TimelineIndex
+    log_writer: EventLogWriter  # the event log file (when configured) and the timeline index
     relay: ActionRelay | None = None  # Redis mode: followers' actions go to the owner
 
 
@@ -63,7 +66,7 @@ def correlator_settings(settings: Settings) -> CorrelatorSettings:
 
 
 def source_factory(settings: Settings, clock: Callable[[], float],
-                   log_writer: EventLogWriter | None) -> Callable[[Pipeline], Sources]:
+                   log_writer: EventLogWriter) -> Callable[[Pipeline], Sources]:
     """What the owner connects to: Asterisk AMI and one GWS session per configured agent."""
     ami_settings = AmiSettings(
         host=settings.ami.host, port=settings.ami.port, username=settings.ami.username,
@@ -76,12 +79,11 @@ def source_factory(settings: Settings, clock: Callable[[], float],
                 for a in settings.gws.agents])
 
     def log_sent(raw: RawMessage, t: float) -> None:  # the AMI actions the bridge sends
-        assert log_writer is not None
         log_writer.write("ami", "out", dict(raw), t, "ami")
 
     def open_sources(pipeline: Pipeline) -> Sources:
         ami = AmiClient(ami_settings, pipeline.feed_ami, pipeline.feed_ami_link,
-                        on_sent=log_sent if log_writer is not None else None, clock=clock)
+                        on_sent=log_sent, clock=clock)
         gws = (GwsAgents(gws_settings, on_message=pipeline.feed_gws, on_link=pipeline.feed_gws_link,
                          clock=clock) if gws_settings.agents or settings.gws.follow == "session" else None)
         return Sources(ami=ami, gws=gws, channel_ops=ChannelOperations(
@@ -98,7 +100,11 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
     if store is None:
         store = (RedisStore(settings.store.redis_url or "", owner_ttl=settings.store.ownership_ttl_s)
                  if settings.store.kind == "redis" else MemoryStore())
-    log_writer = EventLogWriter(settings.log.event_log) if settings.log.event_log else None
+    log = settings.log
+    timeline = TimelineIndex(max_calls=log.timeline_calls)
+    log_writer = EventLogWriter(log.event_log, observers=[timeline.observe], rotation=Rotation(
+        max_bytes=log.event_log_max_mb * 1_000_000 or None, max_age_s=log.event_log_max_age_h * 3600 or None,
+        keep=log.event_log_keep))
     verifier = verifiers(settings, clock=clock)
 
     async def on_action(agent: Principal, msg: ActionMessage) -> ActionResult:
@@ -106,11 +112,12 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
 
     rate = settings.auth.rate_limit
     following = SessionFollowing(lambda: role.sources.gws, settings.gws.linger_s)
+    action_limiter = RateLimiter(settings.actions.per_agent_per_second, settings.actions.per_agent_burst)
     hub = Hub(store, authenticate=hello_checker(verifier), on_action=on_action,
               origin_allowed=settings.auth.origin_allowed, sip_credentials=phone_logins(settings),
               on_presence=following.presence if settings.gws.follow == "session" else None,
               max_msg_size=settings.auth.max_frame_bytes, rate_per_second=rate.per_second,
-              rate_burst=rate.burst)
+              rate_burst=rate.burst, action_allowed=lambda agent: action_limiter.allow(agent.agent))
     pipeline = Pipeline(Correlator(correlator_settings(settings)), store, metrics=metrics,
                         clock=clock, log_writer=log_writer)
     role = InstanceRole(store, pipeline, hub, correlator_settings(settings),
@@ -129,4 +136,5 @@ def build(settings: Settings, *, clock: Callable[[], float] = time.time,
         role.serve_actions = lambda: relay.serve(executor.execute)
     return Components(store=store, hub=hub, pipeline=pipeline, role=role, executor=executor,
                       verifier=verifier, metrics=metrics, log_writer=log_writer, relay=relay,
-                      rate_limiter=RateLimiter(rate.per_second, rate.burst))
+                      timeline=timeline,
+                      rate_limiter=RateLimiter(rate.per_second, rate.burst), action_limiter=action_limiter)

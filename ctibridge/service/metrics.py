@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
@@ -32,24 +32,32 @@ class Metrics:
                                ["kind", "outcome"], registry=r)
         self.reconnects = Counter("ctibridge_reconnects", "Links connected again after a loss",
                                   ["link"], registry=r)
+        self.refusals = Counter("ctibridge_refused", "Input refused or not understood, by where and why",
+                                ["where", "reason"], registry=r)
 
     def count_clients_with(self, count: Callable[[], int]) -> None:
         self.clients.set_function(lambda: float(count()))
 
     def count_divergences_with(self, counts: Callable[[], Mapping[str, int]]) -> None:
         """Divergences by rule, as the (current) correlator counts them."""
-        self.registry.register(_CountsByLabel(
+        self.registry.register(_ByLabel(
             "ctibridge_divergences", "Calls that became diverged, by rule", "rule", counts))
 
     def count_stats_with(self, name: str, doc: str, stats: Callable[[], object]) -> None:
         """The integer counters of a component's stats object (``HubStats``, ``StoreStats``), read at
         scrape time, as one counter family labelled by ``event``."""
-        self.registry.register(_CountsByLabel(name, doc, "event", lambda: _counters(stats())))
+        self.registry.register(_ByLabel(name, doc, "event", lambda: _counters(stats())))
 
-    def count_refusals_with(self, counts: Callable[[], Mapping[str, int]]) -> None:
-        """Widget sign-ins refused, by reason (expired, wrong_issuer, ...), as the hub counts them."""
-        self.registry.register(_CountsByLabel(
-            "ctibridge_identity_refusals", "Widget sign-ins refused, by reason", "reason", counts))
+    def count_refusals_with(self, where: str, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Refusals another object counts (the hub, the connection guard, the AMI client), read at
+        scrape time into ``ctibridge_refused_from_<where>_total{reason}``."""
+        self.registry.register(_ByLabel(
+            f"ctibridge_refused_from_{where}", f"Refused or dropped by the {where}, by reason", "reason",
+            counts))
+
+    def gauge_with(self, name: str, doc: str, label: str, values: Callable[[], Mapping[str, float]]) -> None:
+        """A gauge family read at scrape time (link states, registrations)."""
+        self.registry.register(_ByLabel(name, doc, label, values, GaugeMetricFamily))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -61,14 +69,15 @@ def _counters(stats: object) -> dict[str, int]:
     return {name: value for name, value in values.items() if type(value) is int}
 
 
-class _CountsByLabel(Collector):
-    """A counter family read at scrape time from counts another object keeps (the correlator's)."""
+class _ByLabel(Collector):
+    """A counter (or gauge) family read at scrape time from values another object keeps."""
 
-    def __init__(self, name: str, doc: str, label: str, counts: Callable[[], Mapping[str, int]]) -> None:
-        self.name, self.doc, self.label, self.counts = name, doc, label, counts
+    def __init__(self, name: str, doc: str, label: str, values: Callable[[], Mapping[str, float]],
+                 family: type[CounterMetricFamily | GaugeMetricFamily] = CounterMetricFamily) -> None:
+        self.name, self.doc, self.label, self.values, self.family = name, doc, label, values, family
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self.name, self.doc, labels=[self.label])
-        for value, count in sorted(self.counts().items()):
-            family.add_metric([value], count)
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        family = self.family(self.name, self.doc, labels=[self.label])
+        for value, number in sorted(self.values().items()):
+            family.add_metric([value], number)
         yield family

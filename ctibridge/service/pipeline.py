@@ -20,12 +20,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ctibridge.core.ami_parse import parse_ami
+from ctibridge.core.ami_parse import GREETING_KEY, parse_ami
 from ctibridge.core.correlator import Correlator, Repair
 from ctibridge.core.deltas import Delta
 from ctibridge.core.events import AmiLink, GwsLink, InboundEvent, ParseError
 from ctibridge.core.gws_parse import parse_gws
 from ctibridge.logs.eventlog import EventLogWriter, link_record
+from ctibridge.service.bounds import bounded
 from ctibridge.service.metrics import Metrics
 from ctibridge.store.port import StateStore
 
@@ -67,7 +68,7 @@ class Pipeline:
         self.on_repair = on_repair
         self.tick_interval_s = tick_interval_s
         self.listeners: list[Callable[[Delta], None]] = []  # e.g. action confirmations
-        self.links: dict[str, str] = {}  # "ami" / "gws:5001" -> last status, for /health
+        self.links: dict[str, str] = {}  # "ami" / "gws:5001" -> last status, for /readyz and /metrics
         self._queue: asyncio.Queue[Item] = asyncio.Queue()
         self._repairs: set[asyncio.Task[None]] = set()
 
@@ -147,12 +148,20 @@ class Pipeline:
             if self.log_writer is not None:
                 self.log_writer.write(*link_record(item), item.t, conn)
             return item
+        raw = item.raw
+        if item.src == "gws":
+            raw, cut = bounded(raw)
+            if cut:
+                self.metrics.refusals.labels("gws", "value_too_large").inc(cut)
+                log.warning("GWS %s: %d value(s) over the size limits cut", item.conn, cut)
         if self.log_writer is not None:
-            self.log_writer.write(item.src, "in", item.raw, item.t, item.conn)
+            self.log_writer.write(item.src, "in", raw, item.t, item.conn)
         if item.src == "ami":
+            if not _ami_known_kind(item.raw):
+                self.metrics.refusals.labels("ami", "no_event").inc()
             event = parse_ami(item.raw, item.t)
         else:
-            event = parse_gws(item.raw, item.t, dn=item.conn)
+            event = parse_gws(raw, item.t, dn=item.conn)
         if isinstance(event, ParseError):
             self.metrics.parse_errors.labels(item.src).inc()
         elif event is not None:  # None: a kind the core ignores
@@ -166,3 +175,8 @@ class Pipeline:
         self._repairs.add(task)
         task.add_done_callback(self._repairs.discard)
 
+
+def _ami_known_kind(raw: Any) -> bool:
+    """An AMI frame is an event, an action's response, or the greeting; anything else is noise
+    the core ignores, counted so an operator can see it."""
+    return isinstance(raw, dict) and any(key in raw for key in ("Event", "Response", GREETING_KEY))

@@ -13,8 +13,12 @@ from aiohttp import web
 
 from ctibridge.config import Settings
 from ctibridge.service.assemble import Components
+from ctibridge.web import pages
+from ctibridge.web.app_metrics import wire_metrics
 from ctibridge.web.keys import COMPONENTS, SETTINGS
-from ctibridge.web.routes import Handler, add_routes, bearer_token, error
+from ctibridge.web.routes import ROUTES, Handler, add_routes, error, verified_claims
+from ctibridge.web.security import security_headers
+from ctibridge.web.static import add_widget_routes
 
 WIDGET_DIR = Path(__file__).resolve().parents[1] / "widget"
 CORS_METHODS = "GET, POST, OPTIONS"
@@ -23,20 +27,25 @@ CORS_HEADERS = "Authorization, Content-Type"
 
 @web.middleware
 async def api_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """For ``/api/``: Origin allow-list with CORS headers, and a rate limit per token (429)."""
+    """For ``/api/``: Origin allow-list with CORS headers, and a rate limit per verified agent (429);
+    a request without a valid token is limited per address, so junk tokens cannot evict (or
+    spend) a real agent's bucket."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     settings, components = request.app[SETTINGS], request.app[COMPONENTS]
     origin = request.headers.get("Origin")
     if not settings.auth.origin_allowed(origin):
+        components.metrics.refusals.labels("http", "origin").inc()
         raise error(403, "forbidden", f"origin {origin} is not allowed")
     if origin is not None and request.method == "OPTIONS":
         response: web.StreamResponse = web.Response(status=204, headers={
             "Access-Control-Allow-Methods": CORS_METHODS, "Access-Control-Allow-Headers": CORS_HEADERS,
             "Access-Control-Max-Age": "600"})
     else:
-        key = bearer_token(request) or f"addr:{request.remote}"
+        claims = await verified_claims(request)  # a refused token: the handler answers 401
+        key = f"agent:{claims.agent}" if claims is not None else f"addr:{request.remote}"
         if not components.rate_limiter.allow(key):
+            components.metrics.refusals.labels("http", "rate_limited").inc()
             exc = error(429, "rate_limited", "too many requests for this token")
             exc.headers["Retry-After"] = "1"
             raise exc
@@ -58,9 +67,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _event_log_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
-    writer = app[COMPONENTS].log_writer
-    if writer is not None:
-        writer.close()
+    app[COMPONENTS].log_writer.close()
 
 
 async def _role_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -78,17 +85,15 @@ async def _close_widgets(app: web.Application) -> None:
 
 def create_app(settings: Settings, *, components: Components, widget_dir: Path | None = WIDGET_DIR
                ) -> web.Application:
-    app = web.Application(client_max_size=settings.auth.max_request_bytes, middlewares=[api_guard])
+    app = web.Application(client_max_size=settings.auth.max_request_bytes,
+                          middlewares=[security_headers(settings.http), api_guard])
     app[SETTINGS] = settings
     app[COMPONENTS] = components
-    components.metrics.count_clients_with(components.hub.clients_count)
-    components.metrics.count_divergences_with(lambda: components.pipeline.correlator.stats.divergences)
-    components.metrics.count_stats_with("ctibridge_hub_events", "Widget socket events by kind",
-                                        lambda: components.hub.stats)
-    components.metrics.count_stats_with("ctibridge_store_events", "State store events by kind",
-                                        lambda: components.store.stats)
-    components.metrics.count_refusals_with(lambda: components.hub.stats.refusals)
+    wire_metrics(components)
     app.cleanup_ctx.extend([_store_ctx, _event_log_ctx, _role_ctx])
     app.on_shutdown.append(_close_widgets)
-    add_routes(app, widget_dir if widget_dir is not None and widget_dir.is_dir() else None)
+    add_routes(app, ROUTES)
+    add_routes(app, pages.PAGES)
+    if widget_dir is not None and widget_dir.is_dir():
+        add_widget_routes(app, widget_dir)
     return app

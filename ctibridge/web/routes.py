@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,7 +23,7 @@ from ctibridge.hub.protocol import (
 from ctibridge.identity.identity import Identity
 from ctibridge.identity.refusal import Refused
 from ctibridge.service.metrics import CONTENT_TYPE
-from ctibridge.web.health import Health, health
+from ctibridge.web.health import ReadinessDetail, readiness
 from ctibridge.web.keys import COMPONENTS, SETTINGS
 from ctibridge.web.openapi import openapi
 
@@ -80,13 +79,34 @@ async def identify(request: web.Request, token: str) -> Identity:
     try:
         return await request.app[COMPONENTS].verifier.verify_bearer(token)
     except Refused as refused:
+        request.app[COMPONENTS].metrics.refusals.labels("http", refused.reason).inc()
         if refused.reason == "identity_unavailable":
             raise error(503, "identity_unavailable", "the token cannot be checked now") from None
         raise error(401, "unauthorized", f"token {refused.reason}: {refused.detail}") from None
 
 
+CLAIMS = web.RequestKey("claims", object)  # the request's verified identity (or refusal), once checked
+
+
+async def verified_claims(request: web.Request) -> Identity | None:
+    """The bearer token's agent, or None when it is refused (verified once per request: the rate
+    limiter keys on it, then the handler uses it)."""
+    if CLAIMS not in request:
+        try:
+            request[CLAIMS] = await identify(request, bearer_token(request))
+        except web.HTTPException as refusal:
+            request[CLAIMS] = refusal
+    claims = request[CLAIMS]
+    return claims if isinstance(claims, Identity) else None
+
+
 async def agent_claims(request: web.Request) -> Identity:
-    return await identify(request, bearer_token(request))
+    claims = await verified_claims(request)
+    if claims is None:
+        refusal = request[CLAIMS]
+        assert isinstance(refusal, web.HTTPException)
+        raise refusal  # the answer identify gave: 401, or 503
+    return claims
 
 
 async def _calls_of(request: web.Request, claims: Identity) -> list[dict[str, object]]:
@@ -137,14 +157,27 @@ async def post_action(request: web.Request) -> web.Response:
     except ValidationError as err:
         raise error(400, "bad_request", "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())) from None
-    result = await request.app[COMPONENTS].executor.execute(claims, msg)
+    components = request.app[COMPONENTS]
+    if not components.action_limiter.allow(claims.agent):
+        components.metrics.refusals.labels("http", "action_rate_limited").inc()
+        exc = error(429, "rate_limited", "too many actions for this agent")
+        exc.headers["Retry-After"] = "1"
+        raise exc
+    result = await components.executor.execute(claims, msg)
     return web.Response(text=result.model_dump_json(exclude={"type", "id"}), content_type="application/json")
 
 
-async def get_health(request: web.Request) -> web.Response:
-    report = await health(request.app[COMPONENTS], request.app[SETTINGS])
+async def get_livez(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def get_readyz(request: web.Request) -> web.Response:
+    claims = await agent_claims(request) if bearer_token(request) else None
+    report = await readiness(request.app[COMPONENTS], request.app[SETTINGS],
+                             claims.dns if claims is not None else None)
     return web.Response(text=report.model_dump_json(), content_type="application/json",
-                        status=200 if report.status == "ok" else 503)
+                        status=200 if report.status == "ready" else 503,
+                        headers={"Cache-Control": "no-store"})
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -153,7 +186,8 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi(ROUTES))
+    table: tuple[Route, ...] = request.app[ROUTE_TABLE]
+    return web.json_response(openapi(table))
 
 
 async def get_ws_schema(request: web.Request) -> web.Response:
@@ -176,8 +210,10 @@ ROUTES: tuple[Route, ...] = (
           "Run an agent action; answers like the socket's action_result",
           {200: ActionResult, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
            413: ErrorBody, 429: ErrorBody}, body=ActionRequest, authenticated=True),
-    Route("GET", "/health", get_health, "Links, sessions, store and ownership (no secrets)",
-          {200: Health, 503: Health}),
+    Route("GET", "/livez", get_livez, "The process serves HTTP (always 200)", {200: "application/json"}),
+    Route("GET", "/readyz", get_readyz,
+          "Ready (200) or not (503); with a token, the links of the token's DNs (no secrets)",
+          {200: ReadinessDetail, 503: ReadinessDetail, 401: ErrorBody}),
     Route("GET", "/metrics", get_metrics, "Prometheus metrics", {200: "text/plain"}),
     Route("GET", "/api/openapi.json", get_openapi, "This description", {200: "application/json"}),
     Route("GET", "/api/schema/ws", get_ws_schema, "JSON Schema of the widget protocol messages",
@@ -185,17 +221,11 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def add_routes(app: web.Application, widget_dir: Path | None) -> None:
-    for route in ROUTES:
+ROUTE_TABLE = web.AppKey("routes", tuple[Route, ...])  # every route of the app, for its OpenAPI
+
+
+def add_routes(app: web.Application, routes: tuple[Route, ...]) -> None:
+    """Mount ``routes`` (this module's ``ROUTES`` and the pages') and describe them all."""
+    app[ROUTE_TABLE] = app.get(ROUTE_TABLE, ()) + routes
+    for route in routes:
         app.router.add_route(route.method, route.path, route.handler)
-    if widget_dir is not None:
-        sip_js = widget_dir / "node_modules" / "sip.js" / "lib"
-        if sip_js.is_dir():  # before /widget/: the router matches static prefixes in order
-            app.router.add_static("/widget/vendor/sip.js/", sip_js)
-        index = widget_dir / "index.html"
-
-        async def widget_index(request: web.Request) -> web.FileResponse:
-            return web.FileResponse(index)
-
-        app.router.add_get("/widget/", widget_index)
-        app.router.add_static("/widget/", widget_dir)

@@ -23,6 +23,7 @@ EXPECTED = {
     "identity": ("identity.hmac_verify", "identity.jwt_verify", "identity.session_verify_cold",
                  "identity.session_verify_cached"),
     "one_dn": ("per event, first 1,000 calls", "per event, last 1,000 of"),
+    "timeline": ("timeline.index_request_", "timeline.index_memory_", "timeline.full_pass_"),
 }
 NEEDS_REDIS = {"throughput", "latency"}
 

@@ -17,7 +17,9 @@ from ctibridge.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 PRODUCTION = ROOT / "asterisk" / "production"
-OPERATOR_PROVIDED = ("secrets/", "tls/")  # created by the operator (see .env.example), never committed
+# created by the operator (see .env.example), never committed: the secrets, the certificate, and the
+# gateway's configuration written with the site's secrets
+OPERATOR_PROVIDED = ("secrets/", "tls/", "asterisk")
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +114,7 @@ def test_ports_agree_with_the_configs(compose: dict[str, Any]) -> None:
     redis_port = redis[redis.index("--port") + 1]
     assert bridge_env["CTIBRIDGE_STORE__REDIS_URL"] == f"redis://127.0.0.1:{redis_port}/0"
     assert bridge_toml["store"]["redis_url"] == bridge_env["CTIBRIDGE_STORE__REDIS_URL"]
-    assert "listen 443 ssl;" in _nginx()
+    assert "listen 443 ssl http2;" in _nginx()  # Debian's nginx 1.22 has no `http2 on;`
     for service in compose["services"].values():
         assert service["network_mode"] == "host" and "ports" not in service  # see compose.yaml
 
@@ -124,7 +126,7 @@ def test_nginx_serves_what_the_widget_asks_for() -> None:
     assert bridge_url and asterisk_url
     assert f"location = {bridge_url.group(1)} {{" in _nginx()
     assert f"location = {asterisk_url.group(1)} {{" in _nginx()
-    assert "location /widget/vendor/sip.js/" in _nginx()  # as the bridge itself serves it
+    assert "location ~ ^/(widget/|" in _nginx()  # the bridge serves the widget and SIP.js
 
 
 def _setting_exists(path: list[str]) -> bool:
@@ -161,3 +163,21 @@ def test_every_variable_is_a_setting_and_the_config_loads(
     assert [a.dn for a in settings.gws.agents] == ["5001"]
     assert settings.gateway.dns[0] == "5001" and len(settings.gateway.dns) == 20
     assert settings.ami.secret_value == "ami_secret-value-0123456789"
+
+
+def test_nothing_waits_for_the_bridge_to_be_ready(compose: dict[str, Any]) -> None:
+    """nginx carries Asterisk's WebSocket: it must start with Asterisk whatever GWS (hence the
+    bridge's readiness) does; the bridge's own health check asks only whether it lives."""
+    for name, service in compose["services"].items():
+        assert "bridge" not in service.get("depends_on", {}), f"{name} waits for the bridge"
+    assert "/livez" in (DOCKER / "Dockerfile.bridge").read_text()
+    assert "/readyz" not in (DOCKER / "Dockerfile.bridge").read_text().split("HEALTHCHECK", 1)[1]
+
+
+def test_the_asterisk_image_holds_no_configuration(compose: dict[str, Any]) -> None:
+    """asterisk/production has example secrets: the image never copies it; the site's own
+    configuration is mounted (written by ctibridge asterisk-config with the site's secrets)."""
+    dockerfile = (DOCKER / "Dockerfile.asterisk").read_text()
+    assert "asterisk/production" not in "".join(line for line in dockerfile.splitlines()
+                                                if line.startswith(("COPY", "ADD")))
+    assert "./asterisk:/etc/asterisk:ro" in compose["services"]["asterisk"]["volumes"][0]

@@ -50,7 +50,7 @@ async def test_each_bad_jwt_has_its_own_refusal(identity_bridge: Rig) -> None:
     assert counts == {"expired": 1, "wrong_issuer": 1, "wrong_audience": 1, "bad_signature": 2, "invalid": 2}
     async with rig.http.get(rig.url("/metrics")) as resp:
         metrics = await resp.text()
-    assert 'ctibridge_identity_refusals_total{reason="wrong_audience"} 1.0' in metrics
+    assert 'ctibridge_refused_from_widget_hub_total{reason="wrong_audience"} 1.0' in metrics
 
 
 async def test_a_dn_that_is_not_the_agents_is_refused_4403(identity_bridge: Rig) -> None:

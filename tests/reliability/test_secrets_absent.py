@@ -34,8 +34,8 @@ async def test_no_secret_in_logs_event_log_health_or_metrics(tmp_path: Path,
             assert resp.status == 200
         widget = await rig.widget("agent1", "5001")
         texts = []
-        for path in ("/health", "/metrics"):
-            async with rig.http.get(rig.url(path)) as resp:
+        for path in ("/readyz", "/metrics"):
+            async with rig.http.get(rig.url(path), headers=bearer) as resp:
                 texts.append(await resp.text())
         await widget.close()
         assert call
@@ -58,7 +58,8 @@ async def test_refused_ami_login_leaks_neither_secret(tmp_path: Path,
         # the refusal is seen only in the logs: poll them, bounded by the deadline
         while "authentication failed" not in caplog.text.lower() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-        async with rig.http.get(rig.url("/health")) as resp:
+        detail = {"Authorization": f"Bearer {rig.token('a', '5001')}"}
+        async with rig.http.get(rig.url("/readyz"), headers=detail) as resp:
             health = await resp.text()
             assert resp.status == 503
     assert "authentication failed" in caplog.text.lower(), "the refused login was never reported"

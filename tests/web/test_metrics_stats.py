@@ -15,6 +15,6 @@ async def test_hub_and_store_counters_are_scraped(bridge_factory: BridgeFactory,
     async with bridge.http.get(bridge.url("/metrics")) as resp:
         text = await resp.text()
     assert 'ctibridge_hub_events_total{event="connections"} 2.0' in text
-    assert 'ctibridge_identity_refusals_total{reason="origin_not_allowed"} 1.0' in text
+    assert 'ctibridge_refused_from_widget_hub_total{reason="origin_not_allowed"} 1.0' in text
     assert 'ctibridge_store_events_total{event="redis_failures"} 0.0' in text
     assert "fallback_active" not in text  # a flag, not a counter

@@ -1,5 +1,5 @@
 """The service over real HTTP and WebSocket clients: a whole bridge (memory store) with real GWS
-sessions on the GWS simulator, and an AMI client whose Asterisk is down (so /health says so)."""
+sessions on the GWS simulator, and an AMI client whose Asterisk is down (so /readyz says so)."""
 
 from __future__ import annotations
 
@@ -199,19 +199,28 @@ async def test_action_failed_when_genesys_refuses(bridge: Bridge, gws_sim: GwsSi
     assert result["outcome"] == "failed" and result["detail"].startswith("GWS:"), result
 
 
-async def test_health_shows_links_without_secrets(bridge: Bridge, gws_sim: GwsSimulator) -> None:
+async def test_readyz_detail_only_with_a_token_and_only_its_dns(bridge: Bridge, gws_sim: GwsSimulator
+                                                               ) -> None:
     await until(lambda: all(gws_sim.subscribed(a.dn) for a in AGENTS))
     await until(lambda: all(s.status == "connected" for s in bridge.components.role.sources.gws.status()))  # type: ignore[union-attr]
-    async with bridge.http.get(bridge.url("/health")) as resp:
-        text = await resp.text()
+    async with bridge.http.get(bridge.url("/livez")) as resp:
+        assert resp.status == 200 and await resp.json() == {"status": "alive"}
+    async with bridge.http.get(bridge.url("/readyz")) as resp:
         assert resp.status == 503  # Asterisk is down
-    health = await resp.json()
-    assert health["status"] == "degraded"
-    assert health["ami"]["ready"] is False and health["ami"]["link"] in ("starting", "lost")
-    assert {(s["dn"], s["status"]) for s in health["gws"]} == {(a.dn, "connected") for a in AGENTS}
-    assert health["store"] == {"kind": "memory", "ok": True, "fallback_active": False, "failures": 0}
-    assert health["ownership"]["owner"] is True
+        assert await resp.json() == {"status": "not_ready"}  # no usernames, no DNs without a token
+    async with bridge.http.get(bridge.url("/readyz"), headers=bearer("forged.token")) as resp:
+        assert resp.status == 401
+    async with bridge.http.get(bridge.url("/readyz"), headers=bearer(token("agent1", "5001"))) as resp:
+        text = await resp.text()
+        assert resp.status == 503
+    ready = await resp.json()
+    assert ready["status"] == "not_ready" and any(r.startswith("AMI ") for r in ready["reasons"])
+    assert ready["ami"]["ready"] is False and ready["ami"]["link"] in ("starting", "lost")
+    assert [(s["username"], s["dn"], s["status"]) for s in ready["gws"]] == [("agent1", "5001", "connected")]
+    assert ready["store"] == {"kind": "memory", "ok": True, "fallback_active": False, "failures": 0}
+    assert ready["ownership"]["owner"] is True
     assert not any(secret in text for secret in SECRETS)
+    assert "agent2" not in text and "5002" not in text
 
 
 async def test_metrics(bridge: Bridge, gws_sim: GwsSimulator) -> None:
@@ -248,7 +257,7 @@ async def test_openapi_matches_the_routes(bridge: Bridge) -> None:
     described = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     assert routed == described
     schemas = spec["components"]["schemas"]
-    assert {"CallView", "ActionResult", "ActionRequest", "Health", "ErrorBody"} <= set(schemas)
+    assert {"CallView", "ActionResult", "ActionRequest", "ReadinessDetail", "ErrorBody"} <= set(schemas)
     post = spec["paths"]["/api/calls/{call_id}/actions"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ActionRequest"}
@@ -296,14 +305,14 @@ async def test_tls(bridge_factory: BridgeFactory, closed_port: int, self_signed:
     trust = ssl.create_default_context(cafile=str(cert))
     bridge = await bridge_factory(ami_port=closed_port, client_ssl=trust,
                                   tls={"cert_file": str(cert), "key_file": str(key)})
-    assert bridge.url("/health").startswith("https://")
-    async with bridge.http.get(bridge.url("/health")) as resp:
+    assert bridge.url("/livez").startswith("https://")
+    async with bridge.http.get(bridge.url("/readyz"), headers=bearer(token("agent1", "5001"))) as resp:
         assert (await resp.json())["ownership"]["owner"] is True
     widget = await bridge.widget(token("agent1", "5001"), "5001")  # wss://
     assert (await widget.next("snapshot"))["dn"] == "5001"
     async with aiohttp.ClientSession() as untrusting:
         with pytest.raises(aiohttp.ClientConnectorCertificateError):
-            await untrusting.get(bridge.url("/health"))
+            await untrusting.get(bridge.url("/livez"))
 
 
 async def test_action_failed_when_genesys_does_not_answer(bridge_factory: BridgeFactory, closed_port: int,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from fixtures_asterisk import LabAsterisk
-from webharness import Bridge, BridgeFactory, Widget, token, until
+from webharness import Bridge, BridgeFactory, Widget, bearer, token, until
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.sim.gws import GwsSimulator
@@ -113,7 +113,8 @@ async def test_call_is_correlated_and_streamed_in_sync(bridge: Bridge, sipp: Sip
     roles = sorted(ch["role"] for ch in call["asterisk"]["channels"])
     assert roles == ["agent", "trunk"]
     assert contiguous(widget.frames)
-    async with bridge.http.get(bridge.url("/health")) as resp:
+    operator = bearer(token("op", "5001", "5002", "5003", "5004"))
+    async with bridge.http.get(bridge.url("/readyz"), headers=operator) as resp:
         health = await resp.json()
     assert health["ami"]["link"] == "connected" and health["ami"]["ready"]
     assert set(health["ami"]["registrations"]) >= {"5001", "5002", "5003", "5004"}

@@ -55,7 +55,7 @@ async def test_api_on_the_redis_store(bridge_factory: BridgeFactory, redis_serve
     created = await ringing_call(bridge, gws_sim, widget)
     async with bridge.http.get(bridge.url("/api/calls"), headers=bearer(token("agent1", "5001"))) as resp:
         assert [c["id"] for c in (await resp.json())["calls"]] == [created["call"]["id"]]
-    async with bridge.http.get(bridge.url("/health")) as resp:
+    async with bridge.http.get(bridge.url("/readyz"), headers=bearer(token("agent1", "5001"))) as resp:
         health = await resp.json()
     assert health["store"]["kind"] == "redis" and health["store"]["ok"]
     assert health["ownership"] == {"instance_id": "a", "owner": True}
@@ -124,9 +124,9 @@ async def test_two_instances_serve_the_same_widget_stream(
     await on_follower.send({"type": "action", "id": "x", "call_id": call_id, "action": "hangup"})
     assert (await on_follower.next("action_result"))["outcome"] == "confirmed"
     assert [op.name for op in gws_sim.operations] == ["Hold", "Retrieve", "Hangup"]
-    async with follower.http.get(follower.url("/health")) as resp:
+    async with follower.http.get(follower.url("/readyz"), headers=bearer(token("agent1", "5001"))) as resp:
         health = await resp.json()
-    assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ok"
+    assert health["ownership"] == {"instance_id": "b", "owner": False} and health["status"] == "ready"
 
 
 async def test_a_follower_takes_over_when_the_owner_process_dies(

@@ -4,6 +4,7 @@ cleanly on SIGTERM; `ctibridge check-config` and `ctibridge token` through the C
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -46,7 +47,8 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
     assert not any(secret in checked.stdout for secret in SECRETS)
 
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ctibridge.cli", "run", "--config", str(config), env=env_with_secrets(),
+        sys.executable, "-m", "ctibridge.cli", "run", "--config", str(config),
+        env={**env_with_secrets(), "CTIBRIDGE_LOG__FORMAT": "json"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         await until(lambda: all(gws_sim.subscribed(a.dn) for a in AGENTS), within=WITHIN,
@@ -65,16 +67,23 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
             async with http.post(f"{base}/api/calls/{calls[0]['id']}/actions", json={"action": "answer"},
                                  headers=bearer(token("agent1", "5001"))) as resp:
                 assert (await resp.json())["outcome"] == "confirmed"
-            async with http.get(f"{base}/health") as resp:
+            async with http.get(f"{base}/readyz", headers=bearer(token("agent1", "5001"))) as resp:
                 health_text = await resp.text()
             assert '"owner":true' in health_text
             assert not any(secret in health_text for secret in SECRETS)
+            await serves_the_pages(http, base, calls[0]["id"])
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(WITHIN):
             output, _ = await process.communicate()
     assert process.returncode == 0, output.decode()[-2000:]
     assert not any(secret in output.decode() for secret in SECRETS)
+    lines = [json.loads(line) for line in output.decode().splitlines()]  # one JSON object per line
+    assert any(f"listening on http://127.0.0.1:{port}" in line["msg"] for line in lines)
+    (audit,) = [line for line in lines if line["logger"] == "ctibridge.audit"]
+    assert {k: audit[k] for k in ("agent", "action", "call_id", "dn", "outcome")} == {
+        "agent": "agent1", "action": "answer", "call_id": calls[0]["id"], "dn": "5001",
+        "outcome": "confirmed"}
 
     records = list(read_records(event_log))
     kinds = {(r.src, r.dir) for r in records}
@@ -85,6 +94,32 @@ async def test_run_serves_logs_and_stops_on_sigterm(tmp_path: Path, gws_sim: Gws
     live = [r.msg["call"] for r in records if r.src == "bridge"]
     assert [(c["id"], c["call_uuid"], c["state"]) for c in replayed] == [
         (live[-1]["id"], call_id, live[-1]["state"])]  # the log reproduces the live state
+
+
+async def serves_the_pages(http: aiohttp.ClientSession, base: str, call_id: str) -> None:
+    """What the docs send operators to: the widget (with SIP.js), the operator page, a call's
+    timeline; the token is checked before the call is even looked up."""
+    async with http.get(f"{base}/") as resp:
+        assert resp.status == 200 and resp.url.path == "/widget/" and "ctibridge phone" in await resp.text()
+    async with http.get(f"{base}/widget/vendor/sip.js/index.js") as resp:
+        assert resp.status == 200 and "LIBRARY_VERSION" in await resp.text()
+    async with http.get(f"{base}/operator?token=x") as resp:
+        assert resp.status == 200 and "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    async with http.get(f"{base}/operator.js") as resp:
+        assert resp.status == 200 and "/readyz" in await resp.text()
+    timeline = f"{base}/calls/{call_id}/timeline"
+    async with http.get(timeline, params={"token": token("agent1", "5001")}) as resp:
+        page = await resp.text()
+        assert resp.status == 200, page
+    assert f"Call {call_id}" in page and "Answer" in page and "Widget deltas" in page
+    async with http.get(timeline, params={"token": token("agent2", "5002")}) as resp:
+        assert resp.status == 403
+    for path in (timeline, f"{base}/calls/no-such-call/timeline"):
+        async with http.get(path, params={"token": "junk"}) as resp:
+            assert resp.status == 401  # not 404: nothing is looked up before the token is good
+    mine = {"token": token("agent1", "5001")}
+    async with http.get(f"{base}/calls/no-such-call/timeline", params=mine) as resp:
+        assert resp.status == 404
 
 
 def test_token_command_makes_a_token_the_service_accepts() -> None:
