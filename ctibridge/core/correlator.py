@@ -32,11 +32,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ctibridge.core import divergence, fallback, snapshot
+from ctibridge.core import defaults, divergence, fallback, snapshot
+from ctibridge.core.actions import OperationKind
 from ctibridge.core.call_index import CallIndex, Key, Side
 from ctibridge.core.channels import ChannelRecord, ChannelTable
 from ctibridge.core.deltas import Delta, Op
-from ctibridge.core.dialplan import HOLD_CONTEXT
+from ctibridge.core.dialplan import CALL_UUID_VAR, HOLD_CONTEXT, SIP_CALL_ID_VAR
 from ctibridge.core.divergence import Repair as Repair  # re-exported: the service names it from here
 from ctibridge.core.events import (
     AmiLink,
@@ -64,8 +65,8 @@ LISTING_EVENTS = frozenset({"CoreShowChannel", "Status"})  # a resync's channel 
 class CorrelatorSettings:
     trunk_endpoints: frozenset[str] = frozenset({"genesys"})
     dns: frozenset[str] | None = None  # None: any numeric PJSIP endpoint is an agent DN
-    grace: float = 3.0  # seconds two sides may disagree before the call counts as diverged
-    fallback_window: float = 10.0
+    grace: float = defaults.GRACE_PERIOD_S  # the two sides may disagree this long before: diverged
+    fallback_window: float = defaults.FALLBACK_WINDOW_S
     linger: float = 120.0  # a call one side ended is dropped after this, whatever the other says
     operation_timeout: float = 10.0
     repairs: frozenset[str] = field(default_factory=divergence.default_repairs)
@@ -138,8 +139,8 @@ class Correlator:
         if call is None:
             return
         call.pending_ops[kind] = t + self.settings.operation_timeout
-        if kind in ("ami_hold", "ami_retrieve"):
-            call.agent_hold = kind == "ami_hold"
+        if kind in (OperationKind.AMI_HOLD, OperationKind.AMI_RETRIEVE):
+            call.agent_hold = kind == OperationKind.AMI_HOLD
         self._dirty[call.id] = call.dn
         self._timed[call.id] = None
 
@@ -339,7 +340,7 @@ class Correlator:
         role, dn = self._classify(ch)
         if role is None or not dn:
             return  # a trunk leg dialled by an agent, or a Local channel: joins by Dial/Bridge
-        uuid = ch.vars.get("CALLUUID", "")
+        uuid = ch.vars.get(CALL_UUID_VAR, "")
         outbound = role is Role.AGENT and ch.state == 4  # the agent's browser is the caller
         call = (self._index.find(Key.UUID, dn, uuid) or self._same_interaction(dn, ch.linkedid)
                 or self._fallback(dn, t, has=Side.GENESYS, numbers=(ch.exten if outbound else ch.caller_num,),
@@ -410,11 +411,11 @@ class Correlator:
     def _learn_ids(self, call: Call, ch: Channel, t: float) -> bool:
         """Take the CallUUID / SIP Call-ID the channel carries; True when the call learnt one."""
         learnt = False
-        uuid = ch.vars.get("CALLUUID", "")
+        uuid = ch.vars.get(CALL_UUID_VAR, "")
         if uuid and self._index.find(Key.UUID, call.dn, uuid) is not call:
             self._set_uuid(call, uuid, t)  # new, or it names another call: the two are merged
             learnt = True
-        sip_call_id = ch.vars.get("SIPCALLID", "")
+        sip_call_id = ch.vars.get(SIP_CALL_ID_VAR, "")
         if sip_call_id and not call.sip_call_id:
             call.sip_call_id = sip_call_id
             learnt = True

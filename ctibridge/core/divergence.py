@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ctibridge.core.actions import AmiOp, GwsOp, ami_step
+from ctibridge.core.actions import AmiOp, GwsOp, OperationKind, ami_step
 from ctibridge.core.model import LIVE_STATES, Call, State, Sync
 
 S = State | None
@@ -40,17 +40,17 @@ RULES: tuple[Rule, ...] = (
          "The gateway carries this call but Genesys does not report it", None, False,
          lambda g, a, c: _live(a) and g is None),
     Rule("asterisk_gone", "Genesys live (not ringing), every Asterisk channel of the DN is gone",
-         "The audio leg has ended but Genesys still shows the call", "gws_hangup", False,
+         "The audio leg has ended but Genesys still shows the call", OperationKind.GWS_HANGUP, False,
          lambda g, a, c: _live(g) and g is not State.RINGING and a is State.RELEASED),
     Rule("genesys_released", "Genesys Released, the Asterisk channels are still up",
-         "Genesys released the call but the audio leg is still up", "ami_hangup", True,
+         "Genesys released the call but the audio leg is still up", OperationKind.AMI_HANGUP, True,
          lambda g, a, c: g is State.RELEASED and _live(a)),
     Rule("held_in_genesys_only", "Genesys Held, Asterisk not holding",
-         "Held in Genesys, but the customer is not on hold on the gateway", "ami_hold", True,
+         "Held in Genesys, but the customer is not on hold on the gateway", OperationKind.AMI_HOLD, True,
          lambda g, a, c: g is State.HELD and a is State.ESTABLISHED),
     Rule("held_in_asterisk_only", "Genesys Established, Asterisk holding (repaired only when the bridge "
-         "made that hold)", "On hold on the gateway, but Genesys shows the call established", "ami_retrieve",
-         True, lambda g, a, c: g is State.ESTABLISHED and a is State.HELD),
+         "made that hold)", "On hold on the gateway, but Genesys shows the call established",
+         OperationKind.AMI_RETRIEVE, True, lambda g, a, c: g is State.ESTABLISHED and a is State.HELD),
     Rule("state_mismatch", "any other difference",
          "Genesys and the gateway disagree about this call", None, False,
          lambda g, a, c: True),
@@ -116,7 +116,7 @@ def repair_for(call: Call, rule: Rule, t: float, enabled: frozenset[str], timeou
         return None
     assert rule.repair is not None
     step: AmiOp | GwsOp | str
-    if rule.repair == "gws_hangup":
+    if rule.repair == OperationKind.GWS_HANGUP:
         assert call.genesys is not None
         step = GwsOp(call.dn, call.genesys.call.id, "Hangup")
     else:
@@ -140,31 +140,3 @@ def _repair_wanted(rule: Rule, call: Call, enabled: frozenset[str]) -> bool:
 
 def default_repairs() -> frozenset[str]:
     return frozenset(rule.id for rule in RULES if rule.repair_default)
-
-
-DOC_INTRO = """# Divergence: when Genesys and Asterisk disagree
-
-Generated from `ctibridge/core/divergence.py` (`RULES`); `tests/unit/test_docs.py` keeps it current.
-
-Each call has a Genesys state and an Asterisk state (see [correlation.md](correlation.md)). They
-*agree* when they are equal, when one of the pairs below describes the same situation, or when a
-side is missing that is not expected to report (no GWS session for the DN, no AMI connection).
-When they disagree the call's `sync` becomes `pending` with the first matching rule; if the
-disagreement lasts longer than the grace period (`correlation.grace`, 3 s) it becomes `diverged`,
-the metric `ctibridge_divergences_total{rule}` counts it, and a rule with a repair asks the bridge to
-carry it out, if that repair is enabled (`correlation.auto_repair`). An operation the bridge has
-started on a call is not repaired again until it completes or times out, so repairs never loop."""
-
-
-def divergence_doc() -> str:
-    lines = [DOC_INTRO, "", "## Rules (first match wins)", "",
-             "| rule | when | repair | repaired by default | shown to the agent |", "|---|---|---|---|---|"]
-    for rule in RULES:
-        lines.append(f"| `{rule.id}` | {rule.when} | {rule.repair or '-'} | "
-                     f"{'yes' if rule.repair_default else 'no'} | {rule.detail} |")
-    lines += ["", "## Pairs that agree although the states differ", "", "| Genesys | Asterisk |", "|---|---|"]
-    lines += [f"| {g.value} | {a.value} |" for g, a in sorted(EQUIVALENT)]
-    lines += ["", "Repairs: `ami_hangup` hangs up the agent leg on Asterisk, `ami_hold` parks both legs in",
-              "the `ctibridge-hold` context (music for the customer), `ami_retrieve` bridges them back,",
-              "`gws_hangup` sends GWS `Hangup`.", ""]
-    return "\n".join(lines)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ctibridge import config
 from ctibridge.ami.client import AmiSettings
 from ctibridge.ami.operations import ChannelOperations
+from ctibridge.core.correlator import CorrelatorSettings
 from ctibridge.gws.settings import GwsSettings
 from ctibridge.hub.server import Hub
 from ctibridge.service.actions import ActionExecutor
@@ -26,6 +27,8 @@ def _parameter(callable_: Any, name: str) -> Any:
 
 
 PAIRS = [
+    ((config.Correlation, "grace_period_s"), CorrelatorSettings().grace),
+    ((config.Correlation, "fallback_window_s"), CorrelatorSettings().fallback_window),
     ((config.Ami, "ping_interval_s"), _field(AmiSettings, "ping_interval")),
     ((config.Ami, "ping_deadline_s"), _field(AmiSettings, "ping_timeout")),
     ((config.Ami, "reconnect_min_s"), _field(AmiSettings, "backoff_initial")),

@@ -12,8 +12,7 @@ from ctibridge.gateway.generator import render
 from ctibridge.gateway.settings import GatewaySettings
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ctibridge"
-# correlator.py still looks two variables up by their literal name: its split (under way) imports them.
-EXEMPT = {"dialplan.py", "correlator.py"}
+EXEMPT = {"dialplan.py"}
 NAMES = (dialplan.HOLD_CONTEXT, dialplan.TRANSFER_CONTEXT, *dialplan.TRACKED_VARS)
 
 
