@@ -268,7 +268,7 @@ async def load(steps: Sequence[int], browsers: int, rate: float, window_s: float
             pages = []
             for dn in browser_dns:
                 page = await (await browser.new_context()).new_page()
-                await page.goto(rig_.widget_url(dn, autoAnswer="1"))
+                await rig_.open_widget(page, dn, autoAnswer="1")
                 pages.append(page)
             for page in pages:
                 status = page.locator("#phone-status")

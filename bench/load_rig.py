@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from playwright.async_api import Page
 
 from ctibridge.gateway.generator import render
 from ctibridge.gateway.sandbox import AsteriskSandbox, default_root
@@ -155,7 +156,7 @@ def _secret_file(workdir: Path, name: str, value: str) -> str:
 
 
 def bridge_config(workdir: Path, port: int, ami_secret: str, gws_url: str, agents: list[SimAgent],
-                  dns: list[str]) -> Path:
+                  dns: list[str], webrtc_secret: str) -> Path:
     """``ctibridge run``'s TOML; every secret in a file of its own next to it."""
     lines = [
         "[listen]", f"host = {_toml(HOST)}", f"port = {port}",
@@ -174,6 +175,8 @@ def bridge_config(workdir: Path, port: int, ami_secret: str, gws_url: str, agent
         "[auth]", f"token_secret_file = {_toml(_secret_file(workdir, 'token', secrets.token_urlsafe(32)))}",
         f"allowed_origins = {_toml([ORIGIN, f'{ORIGIN}:{port}'])}",
         "[auth.rate_limit]", "per_second = 10000", "burst = 10000",
+        # the widgets' phones get their SIP password over the bridge's socket, derived from this
+        "[auth.sip]", f"webrtc_secret_file = {_toml(_secret_file(workdir, 'webrtc', webrtc_secret))}",
         "[log]", 'level = "WARNING"',
     ]
     path = workdir / "bridge.toml"
@@ -238,11 +241,16 @@ class Rig:
     token_secret: bytes
     widgets: dict[str, Widget]
 
-    def widget_url(self, dn: str, **params: str) -> str:
-        token = mint(self.token_secret, f"agent{dn}", [dn], 3600, time.time())
+    async def open_widget(self, page: Page, dn: str, **params: str) -> None:
+        """The agent opens the widget and signs in with its token (typed: never in a URL); the
+        bridge answers with the DN's SIP credentials and the phone registers."""
         query = "".join(f"&{k}={v}" for k, v in params.items())
-        return f"{self.bridge_url}/widget/?dn={dn}&token={token}&sipPassword={self.settings.password(dn)}" \
-               f"&asteriskUrl={ASTERISK_WS}&sipDomain={HOST}{query}"
+        await page.goto(f"{self.bridge_url}/widget/?dn={dn}&asteriskUrl={ASTERISK_WS}&sipDomain={HOST}"
+                        + query)
+        form = page.get_by_role("form", name="Sign in to the bridge")
+        await form.get_by_label("Agent token").fill(
+            mint(self.token_secret, f"agent{dn}", [dn], 3600, time.time()))
+        await form.get_by_role("button", name="Sign in").click()
 
     def ami_events(self) -> list[tuple[float, int]]:
         """(monotonic time, AMI events read so far), a row a second, from Genesys' AMI login."""
@@ -255,7 +263,8 @@ async def _follow(http: aiohttp.ClientSession, url: str, widget: Widget, secret:
                   ready: asyncio.Event) -> None:
     token = mint(secret, f"load{widget.dn}", [widget.dn], 3600, time.time())
     async with http.ws_connect(url, headers={"Origin": ORIGIN}, max_msg_size=0) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "token": token, "dn": widget.dn}))
+        credential = {"kind": "hmac", "token": token}
+        await ws.send_str(json.dumps({"type": "hello", "dn": widget.dn, "credential": credential}))
         async for msg in ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
                 widget.on_frame(json.loads(msg.data), time.time())
@@ -307,7 +316,8 @@ async def rig(workdir: Path, phone_dns: list[str], browser_dns: list[str]) -> As
         await registrar.genesys_registrar(port=settings.registrar_port)
         genesys, gws_url = await _genesys(workdir, agents, settings.ami_secret.get_secret_value())
         port = free_port()
-        config = bridge_config(workdir, port, settings.ami_secret.get_secret_value(), gws_url, agents, dns)
+        config = bridge_config(workdir, port, settings.ami_secret.get_secret_value(), gws_url, agents, dns,
+                               settings.webrtc_secret.get_secret_value())
         token_secret = (workdir / "token.secret").read_bytes()
         bridge = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ctibridge", "run", "--config", str(config),

@@ -19,7 +19,7 @@ import pytest
 from fixtures_asterisk import LabAsterisk
 from playwright.async_api import Page, expect
 from widget.conftest import WidgetServer
-from widget.test_phone import phone_url
+from widget.test_phone import signed_in_phone
 
 from bench.load_rig import CUSTOMER_IP, customer_answers, customer_calls, stop
 from bench.rtp_media import RtpSink, tone, write_pcap
@@ -95,7 +95,7 @@ async def both_ways(page: Page, sink: RtpSink) -> dict[str, Any]:
 async def test_inbound_call_carries_audio_both_ways(
     page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, customer: RtpSink, tmp_path: Path,
 ) -> None:
-    await page.goto(phone_url(widget_server, asterisk) + "&autoAnswer=1")
+    await signed_in_phone(page, widget_server, asterisk.settings.password("5001"), autoAnswer="1")
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
     sipp = await customer_calls(tmp_path, [("5001", CALL_UUID)], int(TALK_S * 1000), 1, "inbound",
                                 5200, MEDIA_PORT, sink_port(customer))
@@ -109,7 +109,7 @@ async def test_inbound_call_carries_audio_both_ways(
 async def test_outbound_call_carries_audio_both_ways(
     page: Page, widget_server: WidgetServer, asterisk: LabAsterisk, customer: RtpSink, tmp_path: Path,
 ) -> None:
-    await page.goto(phone_url(widget_server, asterisk))
+    await signed_in_phone(page, widget_server, asterisk.settings.password("5001"))
     await expect(page.locator("#phone-status")).to_have_attribute("data-status", "registered")
     sipp = await customer_answers(tmp_path, CALL_UUID, MEDIA_PORT, sink_port(customer))
     try:

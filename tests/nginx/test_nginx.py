@@ -28,9 +28,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from fixtures_asterisk import LabAsterisk
-from fixtures_services import free_port
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 from pydantic import SecretStr
+from widget.widget_server import sign_in
 
 from ctibridge.ami.client import AmiClient, AmiSettings
 from ctibridge.config import Settings
@@ -41,6 +41,7 @@ from ctibridge.sim.lab_gateway import GenesysMirror
 from ctibridge.sim.sipp import Sipp
 from ctibridge.web.app import create_app
 from ctibridge.web.serve import serving
+from tools.local_services import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk]
 
@@ -167,7 +168,8 @@ async def site(asterisk: LabAsterisk, pki: Pki, tmp_path: Path, gws_up: bool) ->
             {"agent_id": a.username, "username": a.username, "password": a.password, "dn": a.dn}
             for a in gws.agents.values()]},
         "gateway": {"dns": [DN]},
-        "auth": {"token_secret": token_secret, "allowed_origins": [public]},
+        "auth": {"token_secret": token_secret, "allowed_origins": [public],
+                 "sip": {"webrtc_secret": asterisk.settings.webrtc_secret.get_secret_value()}},
         "log": {"event_log": str(tmp_path / "events.jsonl")},
     })
     components = build(settings)
@@ -229,9 +231,11 @@ async def browser_page(pw: Playwright, pki: Pki) -> tuple[Browser, Page]:
     return browser, await browser.new_page(viewport={"width": 300, "height": 500})
 
 
-def widget_url(site: Site) -> str:
-    secrets = f"token={site.token}&sipPassword={site.sip_password}"
-    return f"{site.base}/widget/?dn={DN}&{secrets}&sipDomain=127.0.0.1"
+async def open_widget(page: Page, site: Site) -> None:
+    """The agent opens the widget and signs in with its token (typed, never in the URL); the bridge
+    answers with the DN's SIP credentials, and the phone registers through nginx."""
+    await page.goto(f"{site.base}/widget/?dn={DN}&sipDomain=127.0.0.1")
+    await sign_in(page, site.token)
 
 
 @pytest.mark.parametrize("gws_up", [False])
@@ -244,7 +248,7 @@ async def test_phones_register_while_gws_is_down(site: Site, pki: Pki) -> None:
     async with aiohttp.ClientSession(connector=connector) as http, async_playwright() as pw:
         browser, page = await browser_page(pw, pki)
         try:
-            await page.goto(widget_url(site))
+            await open_widget(page, site)
             await expect(page.locator("#phone-status")).to_have_attribute(
                 "data-status", "registered", timeout=10000)
         finally:
@@ -261,7 +265,7 @@ async def test_call_through_nginx_tls(site: Site, pki: Pki, sipp: Sipp,
     async with async_playwright() as pw:
         browser, page = await browser_page(pw, pki)
         try:
-            await page.goto(widget_url(site))
+            await open_widget(page, site)
             assert page.url.startswith("https://")
             await expect(page.locator("#bridge-status")).to_have_attribute("data-status", "live")  # WSS /ws
             await expect(page.locator("#phone-status")).to_have_attribute(

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from fixtures_services import free_port
 
 from ctibridge.config import Settings
 from ctibridge.service.assemble import build
 from ctibridge.web.app import create_app
 from ctibridge.web.serve import serving
+from tools.local_services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "ctibridge-rules.yml"

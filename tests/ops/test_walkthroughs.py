@@ -15,7 +15,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from fixtures_services import free_port
+
+from tools.local_services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "walkthrough-simulators.md").read_text()

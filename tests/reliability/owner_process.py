@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from fixtures_services import free_port, wait_for_port
 from service_rig import AMI_SECRET, ORIGIN, TOKEN_SECRET, WITHIN, settings_data
 
 from ctibridge.sim.ami import AmiSimulator
 from ctibridge.sim.gws import GwsSimulator
+from tools.local_services import free_port, wait_for_port
 
 SECRET_KEYS = {("auth", "token_secret"), ("ami", "secret")}
 
@@ -95,7 +95,8 @@ class Widget:
 
     async def hello(self, http: aiohttp.ClientSession, url: str) -> None:
         self.ws = await http.ws_connect(url, headers={"Origin": ORIGIN})
-        hello: dict[str, Any] = {"type": "hello", "token": self.token, "dn": self.dn}
+        hello: dict[str, Any] = {"type": "hello", "dn": self.dn,
+                                 "credential": {"kind": "hmac", "token": self.token}}
         if self.epoch:
             hello["since"] = {"epoch": self.epoch, "seq": self.seq}
         await self.ws.send_str(json.dumps(hello))

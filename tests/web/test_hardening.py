@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from fixtures_services import free_port
 from webharness import ALLOWED_ORIGIN, bearer, settings_for, token, until, until_answer
 
 from ctibridge.service.assemble import Components, build
 from ctibridge.sim.gws import GwsSimulator
 from ctibridge.web.app import create_app
 from ctibridge.web.serve import serving
+from tools.local_services import free_port
 
 WITHIN = 5.0
 
@@ -42,7 +42,8 @@ class Served:
     async def widget(self, agent: str, dn: str) -> aiohttp.ClientWebSocketResponse:
         ws = await self.http.ws_connect(f"{self.base.replace('http', 'ws')}/ws",
                                         headers={"Origin": ALLOWED_ORIGIN})
-        await ws.send_str(json.dumps({"type": "hello", "token": token(agent, dn), "dn": dn}))
+        credential = {"kind": "hmac", "token": token(agent, dn)}
+        await ws.send_str(json.dumps({"type": "hello", "dn": dn, "credential": credential}))
         assert (await ws.receive_json(timeout=WITHIN))["type"] == "snapshot"
         return ws
 

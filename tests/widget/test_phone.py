@@ -23,10 +23,10 @@ ASTERISK_WS = "ws://127.0.0.1:8088/ws"
 CALL_UUID = "G2BL4WIDGETTEST0000000000000001"
 
 
-async def signed_in_phone(page: Page, server: WidgetServer, password: str) -> PeerConnection:
+async def signed_in_phone(page: Page, server: WidgetServer, password: str, **query: str) -> PeerConnection:
     """The widget signs in to the (scripted) bridge, which answers its hello with the DN's SIP
     credentials: the only way the phone learns its password."""
-    await page.goto(server.url(dn="5001", sipDomain="127.0.0.1"))
+    await page.goto(server.url(dn="5001", sipDomain="127.0.0.1", **query))
     await expect(page.locator("#phone-status")).to_have_text("Phone off: waiting for sign-in")
     await sign_in(page, "tok")
     conn = await server.peer.accept()
