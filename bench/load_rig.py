@@ -324,7 +324,7 @@ async def rig(workdir: Path, phone_dns: list[str], browser_dns: list[str]) -> As
             stdout=open(workdir / "bridge.log", "wb"), stderr=asyncio.subprocess.STDOUT,  # noqa: ASYNC230
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         base = f"http://{HOST}:{port}"
-        await until_http(f"{base}/health", 90)  # 200 once AMI and every GWS session are up
+        await until_http(f"{base}/readyz", 90)  # 200 once AMI, every GWS session and registration are up
         widgets = {dn: Widget(dn) for dn in dns}
         for widget in widgets.values():
             ready = asyncio.Event()
