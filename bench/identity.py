@@ -8,8 +8,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from common import Row, row
-
+from bench.common import Row, row
 from ctibridge.identity.gws_session import GwsSessionVerifier
 from ctibridge.identity.hmac_token import HmacTokenVerifier, mint
 from ctibridge.identity.jwks import JwksCache

@@ -103,7 +103,7 @@ async def simulators() -> AsyncIterator[tuple[GwsSimulator, AmiSimulator]]:
         await gws.stop()
 
 
-def settings_data(gws: GwsSimulator, ami: AmiSimulator, *, ami_secret: str = AMI_SECRET,
+def settings_data(gws: GwsSimulator, ami: AmiSimulator, /, *, ami_secret: str = AMI_SECRET,
                   event_log: Path | None = None, **sections: Section) -> dict[str, dict[str, Any]]:
     """The service's settings in front of the simulators; ``sections`` replace keys of a section."""
     data: dict[str, dict[str, Any]] = {
@@ -134,7 +134,7 @@ async def running_service(*, ami_secret: str = AMI_SECRET, event_log: Path | Non
 
 
 @contextlib.asynccontextmanager
-async def service_on(gws: GwsSimulator, ami: AmiSimulator, *, wait_ready: bool = True,
+async def service_on(gws: GwsSimulator, ami: AmiSimulator, /, *, wait_ready: bool = True,
                      **options: Any) -> AsyncIterator[Rig]:
     """One service instance in this process in front of the given simulators (left running)."""
     settings = Settings.model_validate(settings_data(gws, ami, **options))

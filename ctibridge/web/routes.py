@@ -73,16 +73,23 @@ def bearer_token(request: web.Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _refusal(request: web.Request, refused: Refused) -> web.HTTPException:
+    """The HTTP answer to a refused bearer token (401, or 503 when the issuer cannot be reached),
+    counted in ``ctibridge_refused_total{where="http"}``."""
+    unavailable = refused.reason == "identity_unavailable"
+    request.app[COMPONENTS].metrics.refusals.labels(
+        "http", "identity_unavailable" if unavailable else "unauthorized").inc()
+    if unavailable:
+        return error(503, "identity_unavailable", "the token cannot be checked now")
+    return error(401, "unauthorized", f"token {refused.reason}: {refused.detail}")
+
+
 async def identify(request: web.Request, token: str) -> Identity:
-    """A bearer token (bridge-minted or WWE-issued JWT) -> the agent; 401, or 503 when the issuer
-    cannot be reached."""
+    """A bearer token (bridge-minted or WWE-issued JWT) -> the agent, or its refusal raised."""
     try:
         return await request.app[COMPONENTS].verifier.verify_bearer(token)
     except Refused as refused:
-        request.app[COMPONENTS].metrics.refusals.labels("http", refused.reason).inc()
-        if refused.reason == "identity_unavailable":
-            raise error(503, "identity_unavailable", "the token cannot be checked now") from None
-        raise error(401, "unauthorized", f"token {refused.reason}: {refused.detail}") from None
+        raise _refusal(request, refused) from None
 
 
 CLAIMS = web.RequestKey("claims", object)  # the request's verified identity (or refusal), once checked
@@ -90,12 +97,12 @@ CLAIMS = web.RequestKey("claims", object)  # the request's verified identity (or
 
 async def verified_claims(request: web.Request) -> Identity | None:
     """The bearer token's agent, or None when it is refused (verified once per request: the rate
-    limiter keys on it, then the handler uses it)."""
+    limiter keys on it, then the handler uses it; a refusal is counted when a handler answers it)."""
     if CLAIMS not in request:
         try:
-            request[CLAIMS] = await identify(request, bearer_token(request))
-        except web.HTTPException as refusal:
-            request[CLAIMS] = refusal
+            request[CLAIMS] = await request.app[COMPONENTS].verifier.verify_bearer(bearer_token(request))
+        except Refused as refused:
+            request[CLAIMS] = refused
     claims = request[CLAIMS]
     return claims if isinstance(claims, Identity) else None
 
@@ -103,9 +110,9 @@ async def verified_claims(request: web.Request) -> Identity | None:
 async def agent_claims(request: web.Request) -> Identity:
     claims = await verified_claims(request)
     if claims is None:
-        refusal = request[CLAIMS]
-        assert isinstance(refusal, web.HTTPException)
-        raise refusal  # the answer identify gave: 401, or 503
+        refused = request[CLAIMS]
+        assert isinstance(refused, Refused)
+        raise _refusal(request, refused)
     return claims
 
 

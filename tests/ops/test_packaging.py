@@ -52,7 +52,7 @@ def test_the_vendored_sipjs_is_the_pinned_npm_release() -> None:
 def test_the_wheel_holds_the_widget_and_nothing_else_of_its_directory(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     widget = {n.removeprefix("ctibridge/widget/") for n in names if n.startswith("ctibridge/widget/")}
-    assert {"index.html", "app.js", "phone.js", "style.css", "icon.svg", "embed/wwe-iframe.html",
+    assert {"index.html", "app.js", "phone.js", "style.css", "icon.svg", "wwe.js",
             "vendor/sip.js/index.js", "vendor/sip.js/api/user-agent.js", "vendor/sip.js/LICENSE.md"} <= widget
     assert not [n for n in widget if n.startswith("node_modules/") or n in ("package.json", "README.md")]
     assert {"ctibridge/web/operator.html", "ctibridge/web/operator.js"} <= names

@@ -164,7 +164,7 @@ async def test_only_the_widgets_own_assets_are_served(gws_sim: GwsSimulator) -> 
                              ("/widget/vendor/sip.js/index.js", 200), ("/widget/README.md", 404),
                              ("/widget/package.json", 404), ("/widget/node_modules/sip.js/package.json", 404),
                              ("/widget/vendor/sip.js/LICENSE.md", 404), ("/widget/../config.py", 404),
-                             ("/widget/%2e%2e/config.py", 404), ("/widget/embed/wwe-iframe.html", 200)):
+                             ("/widget/%2e%2e/config.py", 404), ("/widget/wwe.js", 200)):
             async with bridge.http.get(f"{bridge.base}{path}") as resp:
                 assert resp.status == status, path
                 if status == 200:
