@@ -177,6 +177,8 @@ def bridge_config(workdir: Path, port: int, ami_secret: str, gws_url: str, agent
         "[auth.rate_limit]", "per_second = 10000", "burst = 10000",
         # the widgets' phones get their SIP password over the bridge's socket, derived from this
         "[auth.sip]", f"webrtc_secret_file = {_toml(_secret_file(workdir, 'webrtc', webrtc_secret))}",
+        # the page the bridge serves may connect to Asterisk's own WebSocket (another port)
+        "[http]", f"connect_src = {_toml([ASTERISK_WS])}",
         "[log]", 'level = "WARNING"',
     ]
     path = workdir / "bridge.toml"
