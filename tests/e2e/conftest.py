@@ -67,30 +67,39 @@ class Desk:
         await item.locator(f'button[data-operation="{operation}"]').click()
 
 
-async def open_desk(context: BrowserContext, scene: Scene, dn: str) -> Desk:
-    """Log in on the desktop URL the demo prints, with the login it prints; the phone registers."""
-    page = await context.new_page()
-    page.on("pageerror", lambda err: print(f"PAGE ERROR {dn}: {err}"))
-    login = next(x for x in scene.demo.logins() if x.dn == dn)
-    await page.goto(scene.demo.desktop_url)
-    form = page.get_by_role("form", name="Agent login")
-    await form.get_by_label("Username").fill(login.username)
-    await form.get_by_label("Password").fill(login.password)
-    await form.get_by_role("button", name="Log in").click()
-    await expect(page.locator("#agent-dn")).to_have_text(dn)
-    desk = Desk(page, dn)
-    await expect(desk.widget.locator("#bridge-status")).to_have_attribute("data-status", "live")
-    await expect(desk.widget.locator("#phone-status")).to_have_attribute("data-status", "registered")
-    return desk
+class Desks:
+    """Agents' desktops, each in a browser context of its own (a GWS session cookie per agent)."""
+
+    def __init__(self, chromium: Browser, scene: Scene) -> None:
+        self.browser, self.scene = chromium, scene
+        self.contexts: list[BrowserContext] = []
+
+    async def open(self, dn: str) -> Desk:
+        """Log in on the desktop URL the demo prints, with the login it prints; the phone registers."""
+        context = await self.browser.new_context(viewport=DESKTOP_VIEWPORT)
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda err: print(f"PAGE ERROR {dn}: {err}"))
+        login = next(x for x in self.scene.demo.logins() if x.dn == dn)
+        await page.goto(self.scene.demo.desktop_url)
+        form = page.get_by_role("form", name="Agent login")
+        await form.get_by_label("Username").fill(login.username)
+        await form.get_by_label("Password").fill(login.password)
+        await form.get_by_role("button", name="Log in").click()
+        await expect(page.locator("#agent-dn")).to_have_text(dn)
+        desk = Desk(page, dn)
+        await expect(desk.widget.locator("#bridge-status")).to_have_attribute("data-status", "live")
+        await expect(desk.widget.locator("#phone-status")).to_have_attribute("data-status", "registered")
+        return desk
 
 
 @pytest.fixture
-async def context(browser: Browser, scene: Scene,  # noqa: F811
-                  request: pytest.FixtureRequest) -> AsyncIterator[BrowserContext]:
-    """Closed before the scene (hence its argument): each page's screenshot shows a live desk."""
-    ctx = await browser.new_context(viewport=DESKTOP_VIEWPORT)
-    yield ctx
+async def desks(browser: Browser, scene: Scene,  # noqa: F811
+                request: pytest.FixtureRequest) -> AsyncIterator[Desks]:
+    """Closed before the scene (hence its argument): each desk's screenshot shows it live."""
+    opened = Desks(browser, scene)
+    yield opened
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for n, page in enumerate(ctx.pages):
-        await page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-{n}.png"))
-    await ctx.close()
+    for n, context in enumerate(opened.contexts):
+        await context.pages[0].screenshot(path=str(SCREENSHOTS / f"{request.node.name}-{n}.png"))
+        await context.close()

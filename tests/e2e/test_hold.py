@@ -4,18 +4,18 @@ both sides agree (sync ok) with audio flowing both ways."""
 
 from __future__ import annotations
 
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import expect
 
 from .ami_view import channels
-from .conftest import Scene, open_desk
+from .conftest import Desks, Scene
 from .media import audio_flows
 
 DN = "5001"
 
 
 async def test_wwe_hold_then_retrieve_of_a_call_answered_in_the_browser(
-        scene: Scene, context: BrowserContext) -> None:
-    desk = await open_desk(context, scene, DN)
+        scene: Scene, desks: Desks) -> None:
+    desk = await desks.open(DN)
     uuid = await scene.lab.call(DN)
     card = desk.card(uuid)
     await expect(card).to_have_attribute("data-state", "ringing")

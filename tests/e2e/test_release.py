@@ -3,19 +3,19 @@ a call the agent dials from the widget, shown once on the desktop."""
 
 from __future__ import annotations
 
-from playwright.async_api import BrowserContext, expect
+from playwright.async_api import expect
 
 from .ami_view import channels, no_channels_of
 from .answered import answered_call
-from .conftest import Scene, open_desk
+from .conftest import Desks, Scene
 
 DN = "5001"
 NUMBER = "5550002000"
 
 
 async def test_the_agent_hangs_up_in_the_widget_and_the_desktop_shows_it_released(
-        scene: Scene, context: BrowserContext) -> None:
-    desk = await open_desk(context, scene, DN)
+        scene: Scene, desks: Desks) -> None:
+    desk = await desks.open(DN)
     uuid = await answered_call(scene, desk)
     await desk.card(uuid).get_by_role("button", name="Hang up").click()
     await expect(desk.card(uuid)).to_have_count(0)
@@ -25,8 +25,8 @@ async def test_the_agent_hangs_up_in_the_widget_and_the_desktop_shows_it_release
     await no_channels_of(scene.asterisk, DN)
 
 
-async def test_the_customer_hangs_up_and_both_sides_release(scene: Scene, context: BrowserContext) -> None:
-    desk = await open_desk(context, scene, DN)
+async def test_the_customer_hangs_up_and_both_sides_release(scene: Scene, desks: Desks) -> None:
+    desk = await desks.open(DN)
     uuid = await answered_call(scene, desk)
     await scene.lab.sip.customer_hangup(uuid)
     await expect(desk.card(uuid)).to_have_count(0)
@@ -36,8 +36,8 @@ async def test_the_customer_hangs_up_and_both_sides_release(scene: Scene, contex
 
 
 async def test_a_call_dialled_in_the_widget_shows_once_on_the_desktop(
-        scene: Scene, context: BrowserContext) -> None:
-    desk = await open_desk(context, scene, DN)
+        scene: Scene, desks: Desks) -> None:
+    desk = await desks.open(DN)
     await desk.widget.get_by_placeholder("Number").fill(NUMBER)
     await desk.widget.get_by_role("button", name="Call").click()
     card = desk.widget.locator("article[data-call-uuid]")
