@@ -7,6 +7,7 @@ from __future__ import annotations
 from playwright.async_api import expect
 
 from .ami_view import channels
+from .answered import answered_call
 from .conftest import Desks, Scene
 from .media import audio_flows
 
@@ -16,13 +17,9 @@ DN = "5001"
 async def test_wwe_hold_then_retrieve_of_a_call_answered_in_the_browser(
         scene: Scene, desks: Desks) -> None:
     desk = await desks.open(DN)
-    uuid = await scene.lab.call(DN)
+    uuid = await answered_call(scene, desk)
     card = desk.card(uuid)
-    await expect(card).to_have_attribute("data-state", "ringing")
-    await card.get_by_role("button", name="Answer").click()
-    await expect(card).to_have_attribute("data-state", "established")
-    await expect(card).to_have_attribute("data-sync", "ok")
-    await expect(desk.interaction(uuid)).to_have_attribute("data-state", "Established")
+    await expect(card.locator(".media")).to_have_attribute("data-ice", "connected")
     await audio_flows(scene, desk, uuid)
     up = await channels(scene.asterisk)
     assert len(up) == 2 and len({c.bridge for c in up}) == 1 and up[0].bridge  # browser <-> trunk
@@ -41,4 +38,20 @@ async def test_wwe_hold_then_retrieve_of_a_call_answered_in_the_browser(
     await expect(desk.interaction(uuid)).to_have_attribute("data-state", "Established")
     assert scene.lab.gws.calls[uuid].state == "Established"
     assert scene.lab.sip.leg_media[scene.lab.state(uuid).leg] == "active"
+    await audio_flows(scene, desk, uuid)
+
+
+async def test_widget_hold_then_retrieve_reaches_genesys_and_the_desktop(scene: Scene, desks: Desks) -> None:
+    desk = await desks.open(DN)
+    uuid = await answered_call(scene, desk)
+    card = desk.card(uuid)
+    for button, widget_state, gws_state, media in (("Hold", "held", "Held", "local_hold"),
+                                                   ("Retrieve", "established", "Established", "active")):
+        await card.get_by_role("button", name=button, exact=True).click()
+        await expect(card).to_have_attribute("data-state", widget_state)
+        await expect(card).to_have_attribute("data-sync", "ok")
+        await expect(desk.interaction(uuid)).to_have_attribute("data-state", gws_state)
+        assert scene.lab.gws.calls[uuid].state == gws_state
+        assert scene.lab.sip.leg_media[scene.lab.state(uuid).leg] == media  # the stand-in re-INVITEd
+    assert len(await channels(scene.asterisk)) == 2
     await audio_flows(scene, desk, uuid)
