@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ctibridge.identity.identity import Identity
 from ctibridge.logs.timeline import render_ladders
-from ctibridge.web.keys import COMPONENTS
+from ctibridge.web.keys import COMPONENTS, ROOT_PAGE
 from ctibridge.web.routes import ErrorBody, Handler, Route, bearer_token, error, identify
 
 OPERATOR_FILES = {  # name -> media type; read once: they are part of the package
@@ -53,12 +53,15 @@ async def call_timeline(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html", headers=NO_STORE)
 
 
-async def root(request: web.Request) -> web.Response:
+async def root(request: web.Request) -> web.StreamResponse:
+    page = request.app.get(ROOT_PAGE)
+    if page is not None:
+        return await page(request)
     raise web.HTTPFound("/widget/")
 
 
 PAGES: tuple[Route, ...] = (
-    Route("GET", "/", root, "Redirects to the widget", {302: "text/plain"}),
+    Route("GET", "/", root, "Redirects to the widget (the demo: its start page)", {302: "text/plain"}),
     Route("GET", "/operator", _operator_file("operator.html"),
           "Operator page: live calls and links (its script uses the token in its URL)", {200: "text/html"}),
     Route("GET", "/operator.js", _operator_file("operator.js"), "The operator page's script",

@@ -1,4 +1,4 @@
-"""`ctibridge demo` as a subprocess: started, its printed URLs read, stopped with Ctrl-C (SIGINT)."""
+"""`ctibridge demo` as a subprocess: started, its printed lines read, stopped with Ctrl-C (SIGINT)."""
 
 from __future__ import annotations
 
@@ -14,26 +14,36 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 
 CTIBRIDGE = os.path.join(os.path.dirname(sys.executable), "ctibridge")
-START_DEADLINE_S = 30.0
+START_DEADLINE_S = 60.0  # the real lab boots Asterisk and PJSIP engines
 
 
 @dataclass
 class RunningDemo:
     proc: subprocess.Popen[str]
-    urls: dict[str, str]  # "widget <dn>", "operator", "timeline", "token"
+    lines: dict[str, str]  # "open", "agent <dn>", "start", "operator", "token": what follows the colon
 
     @property
     def base(self) -> str:
-        parts = urlsplit(self.urls["operator"])
+        parts = urlsplit(self.url("start"))
         return f"{parts.scheme}://{parts.netloc}"
 
-    def token(self, name: str) -> str:
-        return parse_qs(urlsplit(self.urls[name]).query)["token"][0]
+    def url(self, name: str) -> str:
+        return self.lines[name].split()[0]
+
+    @property
+    def token(self) -> str:
+        """The operator token the demo prints (every DN): the credential of the tests' hellos."""
+        return self.lines["token"]
+
+    def login(self, dn: str) -> tuple[str, str]:
+        """(username, password) of the agent at ``dn``, as printed."""
+        words = self.lines[f"agent {dn}"].split()
+        return words[words.index("username") + 1], words[words.index("password") + 1]
 
 
 def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
@@ -51,22 +61,22 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
     return lines
 
 
-def _read_urls(proc: subprocess.Popen[str]) -> dict[str, str]:
-    """The lines up to ``token:``, within the start deadline."""
-    lines = _lines(proc)
-    urls: dict[str, str] = {}
+def _read_lines(proc: subprocess.Popen[str]) -> dict[str, str]:
+    """The named lines up to ``token:``, within the start deadline."""
+    printed = _lines(proc)
+    lines: dict[str, str] = {}
     end = time.monotonic() + START_DEADLINE_S
-    while "token" not in urls:
+    while "token" not in lines:
         try:
-            line = lines.get(timeout=max(0.0, end - time.monotonic()))
+            line = printed.get(timeout=max(0.0, end - time.monotonic()))
         except queue.Empty:
-            raise TimeoutError(f"the demo printed no URLs within {START_DEADLINE_S}s: {urls}") from None
+            raise TimeoutError(f"no token line within {START_DEADLINE_S}s: {lines}") from None
         if not line:
             raise RuntimeError(f"the demo exited early (rc {proc.wait()})")
         name, sep, value = line.partition(":")
-        if sep and (name.startswith(("widget", "wwe")) or name.strip() in ("operator", "timeline", "token")):
-            urls[" ".join(name.split())] = value.strip()
-    return urls
+        if sep and (name.startswith("agent ") or name.strip() in ("open", "start", "operator", "token")):
+            lines[" ".join(name.split())] = value.strip()
+    return lines
 
 
 @contextlib.contextmanager
@@ -80,7 +90,7 @@ def running_demo(*args: str) -> Iterator[RunningDemo]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        yield RunningDemo(proc, _read_urls(proc))
+        yield RunningDemo(proc, _read_lines(proc))
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -106,7 +116,7 @@ async def first_correlated_call(demo: RunningDemo, dn: str, within_s: float) -> 
     ws_url = demo.base.replace("http", "ws", 1) + "/ws"
     async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
         await ws.send_json({"type": "hello", "dn": dn, "credential": {
-            "kind": "hmac", "token": demo.token(f"widget {dn}")}})
+            "kind": "hmac", "token": demo.token}})
         first = await ws.receive_json(timeout=5)
         assert first["type"] == "snapshot" and first["dn"] == dn
         last_seq = first["seq"]

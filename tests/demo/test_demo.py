@@ -1,21 +1,23 @@
-"""`ctibridge demo --asterisk sim` as a user runs it: a subprocess that prints URLs, then live,
-correlated calls over the real widget protocol, in the real widget in Chromium, on the operator
-page and as timelines."""
+"""`ctibridge demo --asterisk sim` as a user runs it: a subprocess that prints the desktop's URL and
+logins, then live, correlated calls over the real widget protocol, in the widget inside the agent
+desktop in Chromium, on the start and operator pages and as timelines."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 from playwright.async_api import async_playwright, expect
-from widget.widget_server import sign_in
 
-from .demo_process import RunningDemo, first_correlated_call, running_demo
+from .demo_process import CTIBRIDGE, RunningDemo, first_correlated_call, running_demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -35,7 +37,7 @@ async def test_widget_socket_sees_live_correlated_calls(demo: RunningDemo) -> No
     async with (
         aiohttp.ClientSession() as http,
         http.get(
-            f"{demo.base}/calls/{call['id']}/timeline", params={"token": demo.token("operator")}
+            f"{demo.base}/calls/{call['id']}/timeline", params={"token": demo.token}
         ) as resp,
     ):
         assert resp.status == 200
@@ -44,36 +46,49 @@ async def test_widget_socket_sees_live_correlated_calls(demo: RunningDemo) -> No
 
 
 @pytest.mark.browser
-async def test_operator_page_and_widget_show_calls_in_chromium(demo: RunningDemo) -> None:
+async def test_start_page_operator_page_and_desktop_show_calls_in_chromium(demo: RunningDemo) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await browser.new_page()
-            await page.goto(demo.urls["operator"])
+            await page.goto(demo.url("start"))
+            await expect(page.locator("body")).to_contain_text("This is a simulation")
+            await expect(page.locator("#desktop")).to_have_attribute("href", demo.url("open"))
+            await page.locator("#operator").click()
             await expect(page.locator("#calls tr[data-sync='ok']").first).to_be_visible(
                 timeout=CALL_DEADLINE_S * 1000
             )
             await expect(page.locator("#links")).to_contain_text("Registered")
-            widget = await browser.new_page(viewport={"width": 300, "height": 500})
-            # the widget takes no token from its URL: the agent signs in with the demo's token
-            await widget.goto(demo.urls["widget 5001"].split("&token=")[0])
-            await sign_in(widget, demo.token("widget 5001"))
+            desk = await browser.new_page(viewport={"width": 1100, "height": 720})
+            await desk.goto(demo.url("open"))
+            username, password = demo.login("5001")
+            await desk.get_by_label("Username").fill(username)
+            await desk.get_by_label("Password").fill(password)
+            await desk.get_by_role("button", name="Log in").click()
+            widget = desk.frame_locator('iframe[title="Phone"]')
             await expect(widget.locator("#bridge-status")).to_have_attribute("data-status", "live")
             await expect(widget.locator("article[data-call-id]").first).to_be_visible(
                 timeout=CALL_DEADLINE_S * 1000
             )
-            # the agent's way in: log in on the WWE stand-in, whose widget signs in with WWE's JWT
-            url, _, login = demo.urls["wwe 5001"].partition("  (log in as ")
-            username, _, password = login.rstrip(")").partition(" / ")
-            desk = await browser.new_page(viewport={"width": 1000, "height": 640})
-            await desk.goto(url)
-            await desk.get_by_label("Username").fill(username)
-            await desk.get_by_label("Password").fill(password)
-            await desk.get_by_role("button", name="Log in").click()
-            hosted = desk.frame_locator('iframe[title="Phone"]')
-            await expect(hosted.locator("#bridge-status")).to_have_attribute("data-status", "live")
         finally:
             await browser.close()
+
+
+def test_no_printed_address_holds_a_secret(demo: RunningDemo) -> None:
+    printed = [value.split()[0] for value in demo.lines.values() if value.startswith("http")]
+    assert {"open", "start", "operator"} <= {name for name, v in demo.lines.items() if v.startswith("http")}
+    for url in printed:
+        assert not parse_qs(urlsplit(url).query), url  # no token, password or anything else
+    assert demo.token not in " ".join(printed)
+
+
+def test_a_taken_bridge_port_is_named() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        argv = [CTIBRIDGE, "demo", "--asterisk", "sim", "--port", str(port), "--duration", "5"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"127.0.0.1:{port} is taken" in done.stderr and "another demo" in done.stderr
 
 
 def test_the_timeline_route_refuses_without_a_token(demo: RunningDemo) -> None:
@@ -93,7 +108,7 @@ async def test_widget_actions_change_the_simulated_call_on_both_sides() -> None:
         call = await first_correlated_call(demo, "5001", CALL_DEADLINE_S)
         async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
             await ws.send_json({"type": "hello", "dn": "5001", "credential": {
-                "kind": "hmac", "token": demo.token("widget 5001")}})
+                "kind": "hmac", "token": demo.token}})
             assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
             for n, (action, state) in enumerate((("hold", "held"), ("retrieve", "established"))):
                 await ws.send_json(
@@ -107,7 +122,7 @@ async def test_widget_actions_change_the_simulated_call_on_both_sides() -> None:
                     aiohttp.ClientSession() as api,
                     api.get(
                         f"{demo.base}/api/calls/{call['id']}",
-                        headers={"Authorization": f"Bearer {demo.token('widget 5001')}"},
+                        headers={"Authorization": f"Bearer {demo.token}"},
                     ) as resp,
                 ):
                     view = await resp.json()

@@ -341,6 +341,13 @@ class SipServer:
         call.leg = await self._new_leg(call.uuid, dn)
         self._by_leg[call.leg] = call.uuid
         call.legs.append(call.leg)
+        if self.leg_states.get(call.leg) == "disconnected":
+            # refused before the engine's reply named the leg (the gateway had no contact for the
+            # DN): its end went unnoticed, and the call would keep the DN busy for ever
+            self._by_leg.pop(call.leg, None)
+            call.outcome, call.state = "refused", "released"
+            self._gws_release(call)
+            return
         with contextlib.suppress(EngineError):  # refused at once (busy): the leg is gone already
             await self._cmd("connect", source=CUSTOMER_TONE, leg=call.leg)
         self._later(self.ring_timeout_s, self._ring_timeout, call, call.leg)
