@@ -102,6 +102,10 @@ def _settings(port: int, side: DemoSide, secret: str, event_log: Path) -> Settin
         "gateway": {"dns": sorted(a.dn for a in gws.agents.values())},
         "auth": {"token_secret": secret, "allowed_origins": [origin, f"http://localhost:{port}"],
                  "verifiers": ["hmac", "jwt"], "jwt": bridge_jwt_section(gws), "sip": side.sip},
+        # the WWE stand-in (the GWS simulator's origin) frames the widget; the phone talks to
+        # Asterisk's own WebSocket port
+        "http": {"frame_ancestors": ["'self'", gws.base_url],
+                 "connect_src": list((side.sip or {}).get("ws_servers") or [])},
         "log": {"event_log": str(event_log)},
     })
 
