@@ -208,7 +208,9 @@ async def _serve(side: DemoSide, duration: float | None) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ctibridge demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ctibridge demo", description="an agent desktop on 127.0.0.1 where calls arrive that a person "
+        "answers in the browser (the Genesys lab, Asterisk 22 and the bridge, all local)")
     parser.add_argument("--asterisk", choices=("sim", "real", "auto"), default="auto",
                         help="real: the Genesys lab and the Asterisk 22 sandbox; sim: a simulation "
                              "without Asterisk; auto (default): real if this machine can run it")

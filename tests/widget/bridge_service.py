@@ -41,6 +41,9 @@ class AmiLogin:
     secret: str
 
 
+LAB_ASTERISK_WS = "ws://127.0.0.1:8088/ws"  # the lab sandbox's SIP WebSocket
+
+
 def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path,
                     webrtc_secret: str | None = None, ws_servers: list[str] | None = None) -> Settings:
     """What the service needs to follow ``ami`` and the GWS simulator, serving the widget on ``port``:
@@ -58,6 +61,10 @@ def bridge_settings(port: int, ami: AmiLogin, gws: GwsSimulator, event_log: Path
         "auth": {"token_secret": secrets.token_urlsafe(32), "allowed_origins": [f"http://{HOST}:{port}"],
                  "verifiers": ["hmac", "jwt"], "jwt": bridge_jwt_section(gws),
                  "sip": sip},
+        # the WWE stand-in (the simulator's origin) frames the widget; its phone reaches Asterisk's
+        # WebSocket on the lab's port
+        "http": {"frame_ancestors": ["'self'", gws.base_url],
+                 "connect_src": [*(ws_servers or []), LAB_ASTERISK_WS]},
         "log": {"event_log": str(event_log)},
     })
 
