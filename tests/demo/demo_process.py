@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from playwright.async_api import FrameLocator, Page
 
 CTIBRIDGE = os.path.join(os.path.dirname(sys.executable), "ctibridge")
 START_DEADLINE_S = 60.0  # the real lab boots Asterisk and PJSIP engines
@@ -129,3 +130,14 @@ async def first_correlated_call(demo: RunningDemo, dn: str, within_s: float) -> 
                 last_seq = msg["seq"]
                 if correlated(msg["call"]):
                     return dict(msg["call"])
+
+
+async def log_in_on_the_desktop(page: Page, demo: RunningDemo, dn: str) -> FrameLocator:
+    """Open the printed desktop URL and log in with the printed login of ``dn``, as a newcomer
+    does; the phone widget inside the desktop."""
+    await page.goto(demo.url("open"))
+    username, password = demo.login(dn)
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Log in").click()
+    return page.frame_locator('iframe[title="Phone"]')

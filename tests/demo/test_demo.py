@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from .demo_process import CTIBRIDGE, RunningDemo, first_correlated_call, running_demo
+from .demo_process import CTIBRIDGE, RunningDemo, first_correlated_call, log_in_on_the_desktop, running_demo
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -60,12 +60,7 @@ async def test_start_page_operator_page_and_desktop_show_calls_in_chromium(demo:
             )
             await expect(page.locator("#links")).to_contain_text("Registered")
             desk = await browser.new_page(viewport={"width": 1100, "height": 720})
-            await desk.goto(demo.url("open"))
-            username, password = demo.login("5001")
-            await desk.get_by_label("Username").fill(username)
-            await desk.get_by_label("Password").fill(password)
-            await desk.get_by_role("button", name="Log in").click()
-            widget = desk.frame_locator('iframe[title="Phone"]')
+            widget = await log_in_on_the_desktop(desk, demo, "5001")
             await expect(widget.locator("#bridge-status")).to_have_attribute("data-status", "live")
             await expect(widget.locator("article[data-call-id]").first).to_be_visible(
                 timeout=CALL_DEADLINE_S * 1000

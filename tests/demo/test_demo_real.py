@@ -14,7 +14,7 @@ from playwright.async_api import async_playwright, expect
 
 from ctibridge.gateway.sandbox import default_root, is_built
 
-from .demo_process import CTIBRIDGE, running_demo
+from .demo_process import CTIBRIDGE, log_in_on_the_desktop, running_demo
 
 pytestmark = pytest.mark.asterisk
 
@@ -43,12 +43,7 @@ async def test_a_newcomer_answers_a_call_in_the_browser_and_holds_it_from_the_de
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
                 page = await browser.new_page(viewport={"width": 1100, "height": 640})
-                await page.goto(demo.url("open"))
-                username, password = demo.login("5001")
-                await page.get_by_label("Username").fill(username)
-                await page.get_by_label("Password").fill(password)
-                await page.get_by_role("button", name="Log in").click()
-                widget = page.frame_locator('iframe[title="Phone"]')
+                widget = await log_in_on_the_desktop(page, demo, "5001")
                 await expect(widget.locator("#phone-status")).to_have_attribute("data-status", "registered")
                 card = widget.locator("article[data-call-uuid]").first
                 await card.get_by_role("button", name="Answer").click(timeout=WITHIN_MS)
